@@ -1,0 +1,124 @@
+"""The root `memvault` command group: global options, and errors as one line + exit code."""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from memvault.config import (
+    BUILTIN_MIGRATIONS,
+    DEFAULT_DATABASE,
+    ENV_APPLIED_BY,
+    ENV_DATABASE,
+    ENV_MIGRATIONS,
+    Settings,
+    default_applied_by,
+)
+from memvault.errors import ConfigError, MemvaultError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+@dataclass
+class AppContext:
+    """What every command receives through click's context object."""
+
+    settings: Settings
+    debug: bool = False
+
+
+def _error(message: str) -> None:
+    click.echo(f"memvault: error: {message}", err=True)
+
+
+class MemvaultGroup(click.Group):
+    """A click group whose errors become one line on stderr and an exit code."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        complete_var: str | None = None,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        debug = "--debug" in (sys.argv[1:] if args is None else list(args))
+        try:
+            rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) else EXIT_OK
+        except click.UsageError as exc:
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
+            _error(exc.format_message() + hint)
+            code = EXIT_USAGE
+        except click.ClickException as exc:
+            _error(exc.format_message())
+            code = exc.exit_code
+        except click.Abort:
+            _error("aborted, nothing was changed")
+            code = EXIT_FAILURE
+        except MemvaultError as exc:
+            if debug:
+                traceback.print_exc()
+            _error(str(exc))
+            code = EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE
+        except sqlite3.Error as exc:
+            if debug:
+                traceback.print_exc()
+            _error(f"database error: {exc}")
+            code = EXIT_FAILURE
+        except KeyboardInterrupt:
+            _error("interrupted")
+            code = 130
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+@click.group(cls=MemvaultGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "-d",
+    "--database",
+    envvar=ENV_DATABASE,
+    default=DEFAULT_DATABASE,
+    show_default=True,
+    help=f"SQLite file path or sqlite:///path (env {ENV_DATABASE}).",
+)
+@click.option(
+    "--migrations",
+    "migrations_dir",
+    envvar=ENV_MIGRATIONS,
+    type=click.Path(path_type=Path, file_okay=False),
+    default=None,
+    help=f"Folder of migrations to use instead of the built-in ones (env {ENV_MIGRATIONS}).",
+)
+@click.option(
+    "--applied-by",
+    envvar=ENV_APPLIED_BY,
+    default=None,
+    help=f"Who is recorded as applying migrations (default user@host; env {ENV_APPLIED_BY}).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.version_option(package_name="memvault")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    database: str,
+    migrations_dir: Path | None,
+    applied_by: str | None,
+    debug: bool,
+) -> None:
+    """memvault: an AI assistant's memory in a database, evolved without losing a row."""
+    ctx.obj = AppContext(
+        Settings(
+            database=database,
+            migrations_dir=migrations_dir or BUILTIN_MIGRATIONS,
+            applied_by=applied_by or default_applied_by(),
+        ),
+        debug=debug,
+    )

@@ -1,0 +1,401 @@
+"""`memvault migrate ...`: status, up, down, to, verify, create, repair, unlock, history."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from rich.table import Table
+
+from memvault.cli.app import EXIT_FAILURE, AppContext, cli
+from memvault.cli.output import MigrationReporter, console, emit_json, info
+from memvault.db import Database, connect, parse_url, snapshot
+from memvault.errors import ConfigError
+from memvault.migrations import (
+    Migrator,
+    Recorder,
+    Status,
+    StepResult,
+    create_migration,
+    force_unlock,
+    load_migrations,
+)
+
+pass_app = click.make_pass_decorator(AppContext)
+
+
+@cli.group()
+def migrate() -> None:
+    """Apply, roll back, verify and inspect schema migrations."""
+
+
+@contextmanager
+def open_migrator(
+    app: AppContext,
+    *,
+    dry_run: bool = False,
+    reporter: MigrationReporter | None = None,
+    lock_timeout: float = 60.0,
+    read_only: bool = False,
+) -> Iterator[Migrator]:
+    """Load migrations (before touching the database), then open it and yield a Migrator.
+
+    Dry runs and reads of a database that does not exist work on an in-memory snapshot,
+    so nothing is created or changed.
+    """
+    migrations = load_migrations(app.settings.migrations_dir)
+    url = parse_url(app.settings.database)
+    db: Database
+    if dry_run or (read_only and url.path is not None and not url.path.exists()):
+        db = snapshot(url)
+    else:
+        db = connect(url)
+    try:
+        yield Migrator(
+            db,
+            migrations,
+            applied_by=app.settings.applied_by,
+            listener=reporter,
+            lock_timeout=lock_timeout,
+            dry_run=dry_run,
+        )
+    finally:
+        db.close()
+
+
+def change_options(func: Any) -> Any:
+    """Options shared by every command that changes the schema."""
+    func = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(func)
+    func = click.option(
+        "--lock-timeout",
+        type=click.FloatRange(min=0),
+        default=60.0,
+        show_default=True,
+        help="Seconds to wait for another runner's migration lock.",
+    )(func)
+    func = click.option(
+        "--allow-drift", is_flag=True, help="Run even if applied migrations were edited."
+    )(func)
+    return click.option(
+        "--dry-run", is_flag=True, help="Print the SQL that would run; change nothing."
+    )(func)
+
+
+def _run_change(
+    app: AppContext,
+    action: str,
+    *,
+    dry_run: bool,
+    as_json: bool,
+    lock_timeout: float,
+    allow_drift: bool,
+    arg: int | None,
+) -> None:
+    reporter = MigrationReporter(dry_run=dry_run, quiet=as_json)
+    with open_migrator(app, dry_run=dry_run, reporter=reporter, lock_timeout=lock_timeout) as m:
+        if action == "up":
+            results = m.up(arg, allow_drift=allow_drift)
+        elif action == "down":
+            results = m.down(arg or 1, allow_drift=allow_drift)
+        else:
+            assert arg is not None
+            results = m.to(arg, allow_drift=allow_drift)
+        version = m.status().current_version
+    _report_change(app, results, reporter, version, dry_run=dry_run, as_json=as_json)
+
+
+def _report_change(
+    app: AppContext,
+    results: list[StepResult],
+    reporter: MigrationReporter,
+    version: int,
+    *,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    if as_json:
+        emit_json(
+            {
+                "database": app.settings.database,
+                "dry_run": dry_run,
+                "current_version": version,
+                "notes": reporter.notes,
+                "steps": [
+                    {
+                        "version": r.migration.version,
+                        "name": r.migration.name,
+                        "direction": r.direction,
+                        "duration_ms": r.duration_ms,
+                        "skipped": r.skipped,
+                        "statements": reporter.statements.get(
+                            (r.migration.version, r.direction), []
+                        ),
+                    }
+                    for r in results
+                ],
+            }
+        )
+        return
+    done = [r for r in results if not r.skipped]
+    if not results:
+        info(f"Nothing to do: {app.settings.database} is at version {version}.")
+    elif dry_run:
+        click.echo(f"-- dry run: {len(done)} step(s) shown, nothing was changed")
+    else:
+        info(f"Done: {len(done)} step(s); {app.settings.database} is at version {version}.")
+
+
+@migrate.command()
+@click.option("--to", "target", type=int, default=None, help="Stop after this version.")
+@change_options
+@pass_app
+def up(
+    app: AppContext,
+    target: int | None,
+    dry_run: bool,
+    allow_drift: bool,
+    lock_timeout: float,
+    as_json: bool,
+) -> None:
+    """Apply every pending migration (or those up to --to N)."""
+    _run_change(
+        app, "up", dry_run=dry_run, as_json=as_json, lock_timeout=lock_timeout,
+        allow_drift=allow_drift, arg=target,
+    )
+
+
+@migrate.command(context_settings={"ignore_unknown_options": True})
+@click.argument("count", required=False, default="1")
+@change_options
+@pass_app
+def down(
+    app: AppContext,
+    count: str,
+    dry_run: bool,
+    allow_drift: bool,
+    lock_timeout: float,
+    as_json: bool,
+) -> None:
+    """Roll back the newest COUNT applied migrations (default 1)."""
+    try:
+        n = int(count)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise ConfigError(f"down COUNT must be a positive whole number, got {count!r}")
+    _run_change(
+        app, "down", dry_run=dry_run, as_json=as_json, lock_timeout=lock_timeout,
+        allow_drift=allow_drift, arg=n,
+    )
+
+
+@migrate.command(name="to", context_settings={"ignore_unknown_options": True})
+@click.argument("version")
+@change_options
+@pass_app
+def to_version(
+    app: AppContext,
+    version: str,
+    dry_run: bool,
+    allow_drift: bool,
+    lock_timeout: float,
+    as_json: bool,
+) -> None:
+    """Migrate up or down to exactly VERSION (0 rolls everything back)."""
+    try:
+        target = int(version)
+    except ValueError:
+        raise ConfigError(f"VERSION must be a whole number, got {version!r}") from None
+    if target < 0:
+        raise ConfigError(f"VERSION must be 0 or more, got {target}")
+    _run_change(
+        app, "to", dry_run=dry_run, as_json=as_json, lock_timeout=lock_timeout,
+        allow_drift=allow_drift, arg=target,
+    )
+
+
+@migrate.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the status as JSON.")
+@pass_app
+def status(app: AppContext, as_json: bool) -> None:
+    """Show the current version, applied and pending migrations, and drift."""
+    with open_migrator(app, read_only=True) as m:
+        st = m.status()
+    if as_json:
+        emit_json(_status_json(app, st))
+    else:
+        _print_status(app, st)
+    if st.drift:
+        raise SystemExit(EXIT_FAILURE)
+
+
+def _status_json(app: AppContext, st: Status) -> dict[str, Any]:
+    adoption = st.adoption
+    return {
+        "database": app.settings.database,
+        "migrations_dir": str(app.settings.migrations_dir),
+        "current_version": st.current_version,
+        "applied": [
+            {
+                "version": i.row.version,
+                "name": i.row.name,
+                "status": i.row.status,
+                "description": i.row.description,
+                "applied_at": i.row.applied_at or None,
+                "applied_by": i.row.applied_by,
+                "duration_ms": i.row.duration_ms,
+                "checksum": i.row.checksum,
+                "checksum_ok": i.drift is None,
+            }
+            for i in st.applied
+        ],
+        "pending": [
+            {"version": p.version, "name": p.name, "description": p.description}
+            for p in st.pending
+        ],
+        "failed": [{"version": r.version, "name": r.name, "at": r.applied_at} for r in st.failed],
+        "drift": [
+            {"version": d.version, "name": d.name, "kind": d.kind, "message": d.describe()}
+            for d in st.drift
+        ],
+        "legacy": None
+        if adoption is None
+        else {
+            "legacy_versions": adoption.legacy_versions,
+            "adoptable": [m.version for m in adoption.adopted],
+            "recorded": False,
+        },
+    }
+
+
+def _print_status(app: AppContext, st: Status) -> None:
+    out = console()
+    out.print(f"Database: {app.settings.database}")
+    out.print(f"Migrations: {app.settings.migrations_dir}")
+    if st.adoption is not None:
+        a = st.adoption
+        out.print(
+            f"Legacy database ({a.legacy_label}), not adopted yet: shown as it will be "
+            "adopted by the next `migrate up`."
+        )
+    out.print(
+        f"Current version: {st.current_version}  "
+        f"({len(st.applied)} applied, {len(st.pending)} pending)"
+    )
+    table = Table(show_lines=False)
+    for col in ("Version", "Name", "Status", "Applied at", "By", "ms", "Checksum"):
+        table.add_column(col)
+    for i in st.applied:
+        r = i.row
+        table.add_row(
+            f"{r.version:03d}",
+            r.name,
+            "applied" if st.adoption is None else "adoptable",
+            r.applied_at or "-",
+            r.applied_by or "-",
+            "-" if r.duration_ms is None else str(r.duration_ms),
+            "ok" if i.drift is None else f"[red]{i.drift.kind}[/red]",
+        )
+    failed = {r.version for r in st.failed}
+    for p in st.pending:
+        table.add_row(
+            f"{p.version:03d}", p.name, "failed (pending)" if p.version in failed else "pending",
+            "-", "-", "-", "-",
+        )
+    out.print(table)
+    for d in st.drift:
+        out.print(f"[red]Drift:[/red] {d.describe()}")
+
+
+@migrate.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@pass_app
+def verify(app: AppContext, as_json: bool) -> None:
+    """Check that every applied migration is unchanged and its verify passes."""
+    with open_migrator(app, read_only=True) as m:
+        report = m.verify()
+    if as_json:
+        emit_json(
+            {
+                "ok": report.ok,
+                "results": [
+                    {"version": r.version, "name": r.name, "ok": r.ok, "problem": r.problem}
+                    for r in report.results
+                ],
+            }
+        )
+    else:
+        for r in report.results:
+            mark = "ok  " if r.ok else "FAIL"
+            click.echo(f"{mark} {r.version:03d}_{r.name}" + (f": {r.problem}" if r.problem else ""))
+        if not report.results:
+            click.echo("No applied migrations to verify.")
+    if not report.ok:
+        failed = ", ".join(f"{r.version:03d}_{r.name}" for r in report.results if not r.ok)
+        if not as_json:
+            click.echo(f"memvault: error: verification failed: {failed}", err=True)
+        raise SystemExit(EXIT_FAILURE)
+
+
+@migrate.command()
+@click.argument("name")
+@click.option("--sql", is_flag=True, help="Write a .sql migration instead of Python.")
+@pass_app
+def create(app: AppContext, name: str, sql: bool) -> None:
+    """Write the next numbered migration NAME into the migrations folder."""
+    path = create_migration(app.settings.migrations_dir, name, sql=sql)
+    click.echo(str(path))
+
+
+@migrate.command()
+@click.option("--lock-timeout", type=click.FloatRange(min=0), default=60.0, show_default=True)
+@pass_app
+def repair(app: AppContext, lock_timeout: float) -> None:
+    """Accept edited migration files: re-record their checksums (kept in the history)."""
+    with open_migrator(app, lock_timeout=lock_timeout) as m:
+        repaired = m.repair()
+        missing = [d for d in m.status().drift if d.kind == "missing"]
+    for d in repaired:
+        click.echo(f"re-recorded checksum of {d.version:03d}_{d.name}")
+    if not repaired:
+        click.echo("No edited migrations: nothing to repair.")
+    for d in missing:
+        click.echo(f"memvault: error: {d.describe()}; restore the file", err=True)
+    if missing:
+        raise SystemExit(EXIT_FAILURE)
+
+
+@migrate.command()
+@pass_app
+def unlock(app: AppContext) -> None:
+    """Break the migration lock (only when its owner is gone)."""
+    with connect(parse_url(app.settings.database), create=False) as db:
+        holder = force_unlock(db)
+    if holder is None:
+        click.echo("The migration lock was not held.")
+    else:
+        click.echo(f"Broke the migration lock held by {holder.describe()}.")
+
+
+@migrate.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the history as JSON.")
+@pass_app
+def history(app: AppContext, as_json: bool) -> None:
+    """Show every apply, rollback, failure, adoption and repair, oldest first."""
+    url = parse_url(app.settings.database)
+    with (snapshot(url) if url.path and not url.path.exists() else connect(url)) as db:
+        rows = Recorder(db).history()
+    if as_json:
+        emit_json([r.__dict__ for r in rows])
+        return
+    table = Table()
+    for col in ("#", "Version", "Name", "Action", "At", "By", "ms", "Error"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(
+            str(r.id), f"{r.version:03d}", r.name, r.action, r.at, r.by or "-",
+            "-" if r.duration_ms is None else str(r.duration_ms), r.error or "",
+        )
+    console().print(table)

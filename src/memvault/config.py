@@ -1,0 +1,41 @@
+"""Settings: where the database is, which migrations to use, who applies them."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import socket
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_DATABASE = "memvault.db"
+ENV_DATABASE = "MEMVAULT_DATABASE"
+ENV_MIGRATIONS = "MEMVAULT_MIGRATIONS"
+ENV_APPLIED_BY = "MEMVAULT_APPLIED_BY"
+
+BUILTIN_MIGRATIONS = Path(__file__).parent / "migrations" / "versions"
+
+
+def default_applied_by() -> str:
+    """`user@host`, unless MEMVAULT_APPLIED_BY says otherwise."""
+    explicit = os.environ.get(ENV_APPLIED_BY)
+    if explicit:
+        return explicit
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to find its database and migrations."""
+
+    database: str = DEFAULT_DATABASE
+    migrations_dir: Path = field(default=BUILTIN_MIGRATIONS)
+    applied_by: str = field(default_factory=default_applied_by)
+
+    @property
+    def uses_builtin_migrations(self) -> bool:
+        return self.migrations_dir.resolve() == BUILTIN_MIGRATIONS.resolve()

@@ -1,0 +1,359 @@
+"""Apply plans: lock, then per step one transaction holding (up|down, verify, ledger row).
+
+The executor never prints. It reports through an event callback; the CLI turns events
+into output.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from memvault.db import Database
+from memvault.errors import DriftError, MemvaultError, MigrationError, VerificationError
+from memvault.migrations import adoption
+from memvault.migrations.lock import LockHolder, MigrationLock
+from memvault.migrations.migration import Migration, MigrationContext
+from memvault.migrations.planner import (
+    Drift,
+    Step,
+    current_version,
+    find_drift,
+    plan_down,
+    plan_to,
+    plan_up,
+)
+from memvault.migrations.recorder import LedgerRow, Recorder
+
+EventKind = Literal[
+    "adopted", "lock_wait", "lock_broken", "step_start", "statement", "progress", "step_done",
+    "step_skipped", "repaired",
+]
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something the executor did, for the caller to show."""
+
+    kind: EventKind
+    migration: Migration | None = None
+    direction: str | None = None
+    sql: str | None = None
+    params: Sequence[Any] = ()
+    duration_ms: int | None = None
+    done: int = 0
+    total: int = 0
+    detail: str | None = None
+
+
+Listener = Callable[[Event], None]
+
+
+@dataclass(frozen=True)
+class StepResult:
+    migration: Migration
+    direction: str
+    duration_ms: int
+    skipped: bool = False
+
+
+@dataclass(frozen=True)
+class AppliedInfo:
+    row: LedgerRow
+    migration: Migration | None
+    drift: Drift | None
+
+
+@dataclass(frozen=True)
+class Status:
+    """Where a database stands against the available migrations."""
+
+    current_version: int
+    applied: list[AppliedInfo]
+    pending: list[Migration]
+    failed: list[LedgerRow]
+    drift: list[Drift]
+    ledger_exists: bool
+    adoption: adoption.Adoption | None = None
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    version: int
+    name: str
+    ok: bool
+    problem: str | None = None
+
+
+@dataclass
+class VerifyReport:
+    results: list[VerifyResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results)
+
+
+class Migrator:
+    """Runs migrations against one database.
+
+    `dry_run=True` is meant for a snapshot (see memvault.db.snapshot): no lock is taken and
+    failures are not recorded; statements are still reported as events.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        migrations: Sequence[Migration],
+        *,
+        applied_by: str,
+        listener: Listener | None = None,
+        lock_timeout: float = 60.0,
+        dry_run: bool = False,
+    ) -> None:
+        self.db = db
+        self.migrations = list(migrations)
+        self.applied_by = applied_by
+        self.listener = listener or (lambda event: None)
+        self.lock_timeout = lock_timeout
+        self.dry_run = dry_run
+        self.recorder = Recorder(db)
+
+    # -- reading ------------------------------------------------------------------
+    def status(self) -> Status:
+        """Current version, applied, pending, failed and drift; a legacy database is shown
+        as it would be adopted (nothing is written)."""
+        adoption_view: adoption.Adoption | None = None
+        if adoption.needs_adoption(self.db):
+            adoption_view = adoption.evaluate(self.db, self.migrations)
+            rows = {
+                m.version: LedgerRow(m.version, m.name, m.description, "", None, 0, m.checksum, "applied")
+                for m in adoption_view.adopted
+            }
+        else:
+            rows = self.recorder.rows()
+        by_version = {m.version: m for m in self.migrations}
+        drift = find_drift(self.migrations, rows)
+        drift_by_version = {d.version: d for d in drift}
+        applied_rows = [r for r in rows.values() if r.status == "applied"]
+        applied = {r.version for r in applied_rows}
+        return Status(
+            current_version=current_version(applied),
+            applied=[
+                AppliedInfo(r, by_version.get(r.version), drift_by_version.get(r.version))
+                for r in applied_rows
+            ],
+            pending=[m for m in self.migrations if m.version not in applied],
+            failed=[r for r in rows.values() if r.status == "failed"],
+            drift=drift,
+            ledger_exists=self.recorder.exists(),
+            adoption=adoption_view,
+        )
+
+    def verify(self) -> VerifyReport:
+        """Check every applied migration: its file is unchanged and its verify passes."""
+        status = self.status()
+        report = VerifyReport()
+        with self.db.probe():
+            for info in status.applied:
+                row = info.row
+                if info.drift is not None:
+                    report.results.append(VerifyResult(row.version, row.name, False, info.drift.describe()))
+                    continue
+                assert info.migration is not None
+                problem = info.migration.check(MigrationContext(self.db, info.migration))
+                report.results.append(VerifyResult(row.version, row.name, problem is None, problem))
+        return report
+
+    # -- changing -----------------------------------------------------------------
+    def up(self, target: int | None = None, *, allow_drift: bool = False) -> list[StepResult]:
+        """Apply pending migrations (up to `target`)."""
+        with self._locked():
+            applied = self._prepare(allow_drift)
+            return self._run_all(plan_up(self.migrations, applied, target))
+
+    def down(self, count: int = 1, *, allow_drift: bool = False) -> list[StepResult]:
+        """Roll back the newest `count` applied migrations."""
+        with self._locked():
+            applied = self._prepare(allow_drift)
+            return self._run_all(plan_down(self.migrations, applied, count))
+
+    def to(self, target: int, *, allow_drift: bool = False) -> list[StepResult]:
+        """Move to exactly `target`, up or down."""
+        with self._locked():
+            applied = self._prepare(allow_drift)
+            return self._run_all(plan_to(self.migrations, applied, target))
+
+    def adopt(self) -> adoption.Adoption | None:
+        """Adopt a legacy database now (normally done by the first changing command)."""
+        with self._locked():
+            return self._adopt_if_legacy()
+
+    def repair(self) -> list[Drift]:
+        """Re-record the checksums of applied migrations whose files were edited."""
+        with self._locked():
+            self._adopt_if_legacy()
+            with self.db.atomic():
+                drift = find_drift(self.migrations, self.recorder.rows())
+                by_version = {m.version: m for m in self.migrations}
+                repaired = [d for d in drift if d.kind == "modified"]
+                for d in repaired:
+                    migration = by_version[d.version]
+                    self.recorder.set_checksum(d.version, migration.checksum)
+                    self.recorder.append_history(
+                        version=d.version,
+                        name=d.name,
+                        action="repair",
+                        by=self.applied_by,
+                        checksum=migration.checksum,
+                        error=f"checksum was {d.recorded_checksum}",
+                    )
+                    self.listener(Event("repaired", migration=migration, detail=d.describe()))
+        return repaired
+
+    # -- internals ----------------------------------------------------------------
+    @contextmanager
+    def _locked(self) -> Iterator[None]:
+        if self.dry_run:
+            yield
+            return
+        lock = MigrationLock(
+            self.db,
+            timeout=self.lock_timeout,
+            on_wait=lambda h: self.listener(Event("lock_wait", detail=h.describe())),
+            on_break=self._on_break,
+        )
+        with lock:
+            yield
+
+    def _on_break(self, holder: LockHolder) -> None:
+        self.listener(Event("lock_broken", detail=holder.describe()))
+
+    def _prepare(self, allow_drift: bool) -> set[int]:
+        self._adopt_if_legacy()
+        rows = self.recorder.rows()
+        drift = find_drift(self.migrations, rows)
+        if drift and not allow_drift:
+            raise DriftError(
+                "; ".join(d.describe() for d in drift)
+                + " — refusing to continue (run `memvault migrate repair` to accept the edit, "
+                "or pass --allow-drift)"
+            )
+        return {v for v, r in rows.items() if r.status == "applied"}
+
+    def _adopt_if_legacy(self) -> adoption.Adoption | None:
+        with self.db.atomic():
+            if not adoption.needs_adoption(self.db):
+                return None
+            result = adoption.evaluate(self.db, self.migrations)
+            adoption.record(self.db, result, self.applied_by)
+        self.listener(
+            Event(
+                "adopted",
+                detail=f"adopted {result.legacy_label}: "
+                + (", ".join(m.label for m in result.adopted) or "nothing")
+                + " recorded as applied"
+                + (f"; {result.stopped_at.label} pending ({result.reason})" if result.stopped_at else ""),
+            )
+        )
+        return result
+
+    def _run_all(self, steps: list[Step]) -> list[StepResult]:
+        return [self._run(step) for step in steps]
+
+    def _run(self, step: Step) -> StepResult:
+        m, direction = step.migration, step.direction
+        ctx = MigrationContext(
+            self.db,
+            m,
+            listener=lambda sql, params: self.listener(
+                Event("statement", migration=m, direction=direction, sql=sql, params=params)
+            ),
+            progress=lambda done, total: self.listener(
+                Event("progress", migration=m, direction=direction, done=done, total=total)
+            ),
+        )
+        self.listener(Event("step_start", migration=m, direction=direction))
+        started = time.perf_counter()
+        try:
+            with self.db.atomic():
+                self.recorder.ensure()
+                row = self.recorder.get(m.version)
+                is_applied = row is not None and row.status == "applied"
+                if is_applied == (direction == "up"):
+                    # Another runner got here first (we re-check inside the write lock).
+                    self.listener(Event("step_skipped", migration=m, direction=direction))
+                    return StepResult(m, direction, 0, skipped=True)
+                m.run(direction, ctx)
+                if direction == "up":
+                    problem = m.check(ctx)
+                    if problem is not None:
+                        raise VerificationError(f"verification failed: {problem}", m.version)
+                duration = _ms_since(started)
+                self.recorder.record(
+                    version=m.version,
+                    name=m.name,
+                    status="applied" if direction == "up" else "rolled_back",
+                    action="apply" if direction == "up" else "rollback",
+                    description=m.description if direction == "up" or row is None else row.description,
+                    applied_by=self.applied_by,
+                    duration_ms=duration,
+                    checksum=m.checksum,
+                )
+        except Exception as exc:
+            duration = _ms_since(started)
+            message = _describe(exc)
+            self._record_failure(m, direction, duration, message)
+            raise MigrationError(
+                f"migration {m.filename} failed ({direction}), nothing of it was kept: {message}",
+                m.version,
+            ) from exc
+        self.listener(Event("step_done", migration=m, direction=direction, duration_ms=duration))
+        return StepResult(m, direction, duration)
+
+    def _record_failure(self, m: Migration, direction: str, duration: int, message: str) -> None:
+        if self.dry_run:
+            return
+        try:
+            with self.db.atomic():
+                self.recorder.ensure()
+                if direction == "up":
+                    self.recorder.record(
+                        version=m.version,
+                        name=m.name,
+                        status="failed",
+                        action="fail",
+                        description=m.description,
+                        applied_by=self.applied_by,
+                        duration_ms=duration,
+                        checksum=m.checksum,
+                        error=message,
+                    )
+                else:  # a failed rollback leaves the migration applied
+                    self.recorder.append_history(
+                        version=m.version,
+                        name=m.name,
+                        action="rollback_fail",
+                        by=self.applied_by,
+                        duration_ms=duration,
+                        checksum=m.checksum,
+                        error=message,
+                    )
+        except sqlite3.Error:
+            pass  # the failure itself is still raised to the caller
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, MemvaultError):
+        return str(exc)
+    if isinstance(exc, sqlite3.Error):
+        return f"{type(exc).__name__}: {exc}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _ms_since(started: float) -> int:
+    return int(round((time.perf_counter() - started) * 1000))

@@ -1,0 +1,152 @@
+"""The unit of change: a Migration, and the MigrationContext its code runs against."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from memvault.db import Database, Dialect
+from memvault.errors import MigrationError
+
+Direction = Literal["up", "down"]
+StatementListener = Callable[[str, Sequence[Any]], None]
+MigrationFunc = Callable[["MigrationContext"], Any]
+
+# Statements that would end or escape the migration's transaction.
+_FORBIDDEN = re.compile(
+    r"^\s*(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE|VACUUM|ATTACH|DETACH)\b"
+    r"|^\s*PRAGMA\s+(\w+\.)?(foreign_keys|journal_mode|locking_mode)\b",
+    re.IGNORECASE,
+)
+
+
+class MigrationContext:
+    """What a migration's up, down and verify functions receive.
+
+    Every statement runs inside the migration's single transaction; nothing here
+    commits. Statements are reported to the listener (dry-run prints them).
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        migration: Migration,
+        listener: StatementListener | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.db = db
+        self.migration = migration
+        self._listener = listener
+        self._progress = progress
+
+    @property
+    def dialect(self) -> Dialect:
+        """The database's dialect (capability flags and SQL templates)."""
+        return self.db.dialect
+
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
+        """Run one statement inside the migration's transaction and return the cursor."""
+        self._check(sql)
+        if self._listener is not None:
+            self._listener(sql, params if isinstance(params, Sequence) else [params])
+        return self.db.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
+        """Run one statement for many parameter rows (reported once)."""
+        self._check(sql)
+        if self._listener is not None:
+            self._listener(sql, ["<many rows>"])
+        return self.db.executemany(sql, rows)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        """Run a read-only query and return its rows (not reported as a change)."""
+        return self.db.query(sql, params)
+
+    def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
+        return self.db.scalar(sql, params)
+
+    def table_exists(self, name: str) -> bool:
+        return self.db.table_exists(name)
+
+    def index_exists(self, name: str) -> bool:
+        return self.db.index_exists(name)
+
+    def trigger_exists(self, name: str) -> bool:
+        return self.db.trigger_exists(name)
+
+    def column_exists(self, table: str, column: str) -> bool:
+        return self.db.column_exists(table, column)
+
+    def columns(self, table: str) -> list[str]:
+        return self.db.columns(table)
+
+    def row_count(self, table: str) -> int:
+        return self.db.row_count(table)
+
+    def progress(self, done: int, total: int) -> None:
+        """Report progress of a long data migration (shown as a progress bar)."""
+        if self._progress is not None:
+            self._progress(done, total)
+
+    def _check(self, sql: str) -> None:
+        if _FORBIDDEN.match(_without_leading_comments(sql)):
+            first = sql.strip().split(None, 2)[:2]
+            raise MigrationError(
+                f"{self.migration.filename}: {' '.join(first)!r} is not allowed inside a "
+                "migration: each migration runs in one transaction that memvault controls",
+                self.migration.version,
+            )
+
+
+def _without_leading_comments(sql: str) -> str:
+    lines = sql.lstrip().splitlines()
+    while lines and lines[0].lstrip().startswith("--"):
+        lines.pop(0)
+    return "\n".join(lines)
+
+
+@dataclass
+class Migration:
+    """One numbered migration file, loaded: its version, name, code and checksum."""
+
+    version: int
+    name: str
+    path: Path
+    checksum: str
+    description: str
+    up_func: MigrationFunc
+    down_func: MigrationFunc
+    verify_func: MigrationFunc | None = None
+    kind: Literal["python", "sql"] = "python"
+    statements: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def filename(self) -> str:
+        return self.path.name
+
+    @property
+    def label(self) -> str:
+        return f"{self.version:03d}_{self.name}"
+
+    def run(self, direction: Direction, ctx: MigrationContext) -> None:
+        (self.up_func if direction == "up" else self.down_func)(ctx)
+
+    def check(self, ctx: MigrationContext) -> str | None:
+        """Run verify: None when it passes, else a message saying what failed."""
+        if self.verify_func is None:
+            return None
+        try:
+            result = self.verify_func(ctx)
+        except Exception as exc:  # verify fails by raising, too
+            return f"verify raised {type(exc).__name__}: {exc}"
+        if result is None or result is True:
+            return None
+        if result is False:
+            return "verify returned False"
+        if isinstance(result, str):
+            return result or "verify returned an empty message"
+        return f"verify returned {result!r} (expected True, None, False or a message)"

@@ -1,0 +1,113 @@
+"""Plan migrations: pure functions of (available migrations, ledger) -> steps. No I/O."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from memvault.errors import ConfigError, MigrationError
+from memvault.migrations.migration import Direction, Migration
+from memvault.migrations.recorder import LedgerRow
+
+
+@dataclass(frozen=True)
+class Step:
+    """Run one migration in one direction."""
+
+    migration: Migration
+    direction: Direction
+
+
+@dataclass(frozen=True)
+class Drift:
+    """An applied migration whose file changed since it was applied, or disappeared."""
+
+    version: int
+    name: str
+    kind: Literal["modified", "missing"]
+    recorded_checksum: str | None
+    current_checksum: str | None
+
+    def describe(self) -> str:
+        label = f"{self.version:03d}_{self.name}"
+        if self.kind == "missing":
+            return f"{label} is applied but its file is missing"
+        return (
+            f"{label} was edited after it was applied (checksum "
+            f"{(self.recorded_checksum or '-')[:12]} recorded, {(self.current_checksum or '-')[:12]} now)"
+        )
+
+
+def current_version(applied: set[int]) -> int:
+    """The highest applied version, 0 when nothing is applied."""
+    return max(applied, default=0)
+
+
+def find_drift(migrations: Sequence[Migration], ledger: Mapping[int, LedgerRow]) -> list[Drift]:
+    """Applied ledger rows whose file is missing or whose checksum differs."""
+    by_version = {m.version: m for m in migrations}
+    drift: list[Drift] = []
+    for version, row in sorted(ledger.items()):
+        if row.status != "applied":
+            continue
+        migration = by_version.get(version)
+        if migration is None:
+            drift.append(Drift(version, row.name, "missing", row.checksum, None))
+        elif row.checksum != migration.checksum:
+            drift.append(Drift(version, row.name, "modified", row.checksum, migration.checksum))
+    return drift
+
+
+def check_target(migrations: Sequence[Migration], target: int) -> None:
+    """Raise ConfigError unless `target` is 0 or a known version."""
+    known = [m.version for m in migrations]
+    if target == 0 or target in known:
+        return
+    if target < 0:
+        raise ConfigError(f"version {target} is negative: versions start at 1 (0 means none)")
+    span = f"known versions: {', '.join(map(str, known))}" if known else "no migrations exist"
+    raise ConfigError(f"unknown migration version {target} ({span})")
+
+
+def plan_up(
+    migrations: Sequence[Migration], applied: set[int], target: int | None = None
+) -> list[Step]:
+    """Every pending migration up to `target` (all when None), lowest version first."""
+    if target is not None:
+        check_target(migrations, target)
+    return [
+        Step(m, "up")
+        for m in migrations
+        if m.version not in applied and (target is None or m.version <= target)
+    ]
+
+
+def plan_down(migrations: Sequence[Migration], applied: set[int], count: int) -> list[Step]:
+    """Roll back the newest `count` applied migrations, newest first."""
+    if count < 1:
+        raise ConfigError(f"down takes a positive number of migrations, got {count}")
+    newest = sorted(applied, reverse=True)
+    if count > len(newest):
+        raise ConfigError(
+            f"cannot roll back {count} migration(s): only {len(newest)} applied"
+        )
+    return [Step(_file_for(migrations, v), "down") for v in newest[:count]]
+
+
+def plan_to(migrations: Sequence[Migration], applied: set[int], target: int) -> list[Step]:
+    """Reach exactly `target`: roll back what is above it, then apply what is pending below."""
+    check_target(migrations, target)
+    downs = [Step(_file_for(migrations, v), "down") for v in sorted(applied, reverse=True) if v > target]
+    ups = [Step(m, "up") for m in migrations if m.version <= target and m.version not in applied]
+    return downs + ups
+
+
+def _file_for(migrations: Sequence[Migration], version: int) -> Migration:
+    for m in migrations:
+        if m.version == version:
+            return m
+    raise MigrationError(
+        f"cannot roll back version {version}: it is applied but its migration file is missing",
+        version,
+    )

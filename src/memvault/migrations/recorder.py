@@ -1,0 +1,188 @@
+"""The only code that reads or writes the ledger (`schema_migrations`) and its history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Literal
+
+from memvault.db import Database
+
+LEDGER = "schema_migrations"
+HISTORY = "schema_migrations_history"
+Status = Literal["applied", "rolled_back", "failed"]
+Action = Literal["apply", "rollback", "fail", "rollback_fail", "adopt", "repair"]
+
+LEDGER_DDL = f"""
+CREATE TABLE IF NOT EXISTS {LEDGER} (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    description TEXT,
+    applied_at TEXT NOT NULL,
+    applied_by TEXT,
+    duration_ms INTEGER,
+    checksum TEXT,
+    status TEXT NOT NULL CHECK (status IN ('applied', 'rolled_back', 'failed'))
+)"""
+
+HISTORY_DDL = f"""
+CREATE TABLE IF NOT EXISTS {HISTORY} (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    version INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    action TEXT NOT NULL
+        CHECK (action IN ('apply', 'rollback', 'fail', 'rollback_fail', 'adopt', 'repair')),
+    at TEXT NOT NULL,
+    by TEXT,
+    duration_ms INTEGER,
+    checksum TEXT,
+    error TEXT
+)"""
+
+# The history is append-only: the database itself refuses edits and deletions.
+HISTORY_GUARDS = [
+    f"""CREATE TRIGGER IF NOT EXISTS {HISTORY}_no_update BEFORE UPDATE ON {HISTORY}
+BEGIN SELECT RAISE(ABORT, '{HISTORY} is append-only'); END""",
+    f"""CREATE TRIGGER IF NOT EXISTS {HISTORY}_no_delete BEFORE DELETE ON {HISTORY}
+BEGIN SELECT RAISE(ABORT, '{HISTORY} is append-only'); END""",
+]
+
+# Tables memvault owns; schema comparisons leave them out.
+ENGINE_TABLES = (LEDGER, HISTORY, "schema_migrations_lock")
+
+
+def now_iso() -> str:
+    """UTC timestamp in the legacy format: 2025-10-06T12:00:00.000Z."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    version: int
+    name: str
+    description: str | None
+    applied_at: str
+    applied_by: str | None
+    duration_ms: int | None
+    checksum: str | None
+    status: Status
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    id: int
+    version: int
+    name: str
+    action: Action
+    at: str
+    by: str | None
+    duration_ms: int | None
+    checksum: str | None
+    error: str | None
+
+
+class Recorder:
+    """Reads and writes the ledger. Writes must run inside the caller's transaction."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def exists(self) -> bool:
+        return self.db.table_exists(LEDGER)
+
+    def ensure(self) -> None:
+        """Create the ledger and its history when missing (inside the current transaction)."""
+        if self.exists() and self.db.table_exists(HISTORY):
+            return
+        self.db.execute(LEDGER_DDL)
+        self.db.execute(HISTORY_DDL)
+        for ddl in HISTORY_GUARDS:
+            self.db.execute(ddl)
+
+    def rows(self) -> dict[int, LedgerRow]:
+        if not self.exists():
+            return {}
+        result = self.db.query(
+            f"SELECT version, name, description, applied_at, applied_by, duration_ms, checksum, "
+            f"status FROM {LEDGER} ORDER BY version"
+        )
+        return {row[0]: LedgerRow(*row) for row in result}
+
+    def get(self, version: int) -> LedgerRow | None:
+        if not self.exists():
+            return None
+        row = self.db.query(
+            f"SELECT version, name, description, applied_at, applied_by, duration_ms, checksum, "
+            f"status FROM {LEDGER} WHERE version = ?",
+            (version,),
+        )
+        return LedgerRow(*row[0]) if row else None
+
+    def applied_versions(self) -> set[int]:
+        return {v for v, row in self.rows().items() if row.status == "applied"}
+
+    def history(self) -> list[HistoryRow]:
+        if not self.db.table_exists(HISTORY):
+            return []
+        rows = self.db.query(
+            f"SELECT id, version, name, action, at, by, duration_ms, checksum, error "
+            f"FROM {HISTORY} ORDER BY id"
+        )
+        return [HistoryRow(*row) for row in rows]
+
+    # -- writes (inside the caller's transaction) --------------------------------
+    def record(
+        self,
+        *,
+        version: int,
+        name: str,
+        status: Status,
+        action: Action,
+        description: str | None,
+        applied_by: str,
+        duration_ms: int | None,
+        checksum: str | None,
+        error: str | None = None,
+    ) -> None:
+        """Upsert the ledger row for `version` and append one history row."""
+        at = now_iso()
+        self.db.execute(
+            f"INSERT INTO {LEDGER} (version, name, description, applied_at, applied_by, "
+            "duration_ms, checksum, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT(version) DO UPDATE SET name = excluded.name, "
+            "description = excluded.description, applied_at = excluded.applied_at, "
+            "applied_by = excluded.applied_by, duration_ms = excluded.duration_ms, "
+            "checksum = excluded.checksum, status = excluded.status",
+            (version, name, description, at, applied_by, duration_ms, checksum, status),
+        )
+        self.append_history(
+            version=version,
+            name=name,
+            action=action,
+            by=applied_by,
+            duration_ms=duration_ms,
+            checksum=checksum,
+            error=error,
+            at=at,
+        )
+
+    def append_history(
+        self,
+        *,
+        version: int,
+        name: str,
+        action: Action,
+        by: str,
+        duration_ms: int | None = None,
+        checksum: str | None = None,
+        error: str | None = None,
+        at: str | None = None,
+    ) -> None:
+        self.db.execute(
+            f"INSERT INTO {HISTORY} (version, name, action, at, by, duration_ms, checksum, error) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (version, name, action, at or now_iso(), by, duration_ms, checksum, error),
+        )
+
+    def set_checksum(self, version: int, checksum: str) -> None:
+        self.db.execute(f"UPDATE {LEDGER} SET checksum = ? WHERE version = ?", (checksum, version))
