@@ -14,7 +14,9 @@ from memvault.migrations import Event
 
 def console() -> Console:
     """A Rich console on the current stdout (so Click's test runner captures it)."""
-    return Console(highlight=False, soft_wrap=False)
+    probe = Console()
+    # Piped or captured output gets room for full names, timestamps and checksums.
+    return Console(highlight=False, soft_wrap=False, width=None if probe.is_terminal else 160)
 
 
 def emit_json(data: Any) -> None:
