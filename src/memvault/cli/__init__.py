@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from memvault.cli import migrate  # noqa: F401  (registers the `migrate` group)
+# Importing a module registers its commands on the root group.
+from memvault.cli import db, migrate  # noqa: F401
 from memvault.cli.app import cli
 
 
