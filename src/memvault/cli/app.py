@@ -40,7 +40,7 @@ def _error(message: str) -> None:
 class MemvaultGroup(click.Group):
     """A click group whose errors become one line on stderr and an exit code."""
 
-    def main(  # type: ignore[override]
+    def main(
         self,
         args: Any = None,
         prog_name: str | None = None,

@@ -7,6 +7,7 @@ sqlite3 module never opens or commits a transaction behind our back.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
@@ -159,10 +160,9 @@ def _configure(conn: sqlite3.Connection, *, busy_timeout_ms: int, wal: bool) -> 
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     conn.execute("PRAGMA foreign_keys = ON")
     if wal:
-        try:
+        # e.g. on a network filesystem WAL is refused: the rollback journal still works
+        with contextlib.suppress(sqlite3.OperationalError):
             conn.execute("PRAGMA journal_mode = WAL")
-        except sqlite3.OperationalError:
-            pass  # e.g. a network filesystem: the rollback journal still works
 
 
 def connect(

@@ -43,7 +43,10 @@ class SQLiteDialect(Dialect):
     view_exists: str = "SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = ?"
 
     def columns(self, table: str) -> str:
-        return f"SELECT name, type, \"notnull\", dflt_value, pk FROM pragma_table_info({self._literal(table)})"
+        return (
+            'SELECT name, type, "notnull", dflt_value, pk '
+            f"FROM pragma_table_info({self._literal(table)})"
+        )
 
     @staticmethod
     def _literal(value: str) -> str:

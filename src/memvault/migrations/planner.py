@@ -35,7 +35,8 @@ class Drift:
             return f"{label} is applied but its file is missing"
         return (
             f"{label} was edited after it was applied (checksum "
-            f"{(self.recorded_checksum or '-')[:12]} recorded, {(self.current_checksum or '-')[:12]} now)"
+            f"{(self.recorded_checksum or '-')[:12]} recorded, "
+            f"{(self.current_checksum or '-')[:12]} now)"
         )
 
 
@@ -89,16 +90,16 @@ def plan_down(migrations: Sequence[Migration], applied: set[int], count: int) ->
         raise ConfigError(f"down takes a positive number of migrations, got {count}")
     newest = sorted(applied, reverse=True)
     if count > len(newest):
-        raise ConfigError(
-            f"cannot roll back {count} migration(s): only {len(newest)} applied"
-        )
+        raise ConfigError(f"cannot roll back {count} migration(s): only {len(newest)} applied")
     return [Step(_file_for(migrations, v), "down") for v in newest[:count]]
 
 
 def plan_to(migrations: Sequence[Migration], applied: set[int], target: int) -> list[Step]:
     """Reach exactly `target`: roll back what is above it, then apply what is pending below."""
     check_target(migrations, target)
-    downs = [Step(_file_for(migrations, v), "down") for v in sorted(applied, reverse=True) if v > target]
+    downs = [
+        Step(_file_for(migrations, v), "down") for v in sorted(applied, reverse=True) if v > target
+    ]
     ups = [Step(m, "up") for m in migrations if m.version <= target and m.version not in applied]
     return downs + ups
 

@@ -1,4 +1,4 @@
-"""Helpers that build databases in the shapes found in the field, for tests, benchmarks and demos."""
+"""Build databases in the shapes found in the field, for tests, benchmarks and demos."""
 
 from memvault.testing.legacy import LegacyShape, build_legacy_database, snapshot_rows
 

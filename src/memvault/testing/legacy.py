@@ -64,7 +64,8 @@ CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(title, content, tags,
 CREATE VIRTUAL TABLE IF NOT EXISTS entities_fts USING fts5(name, description, notes, tags,
  content='entities', content_rowid='id');
 CREATE TRIGGER IF NOT EXISTS memories_fts_insert AFTER INSERT ON memories BEGIN
-  INSERT INTO memories_fts(rowid, title, content, tags) VALUES (new.id, new.title, new.content, new.tags);
+  INSERT INTO memories_fts(rowid, title, content, tags)
+  VALUES (new.id, new.title, new.content, new.tags);
 END;
 CREATE TRIGGER IF NOT EXISTS memories_fts_delete AFTER DELETE ON memories BEGIN
   INSERT INTO memories_fts(memories_fts, rowid, title, content, tags)
@@ -73,7 +74,8 @@ END;
 CREATE TRIGGER IF NOT EXISTS memories_fts_update AFTER UPDATE ON memories BEGIN
   INSERT INTO memories_fts(memories_fts, rowid, title, content, tags)
   VALUES ('delete', old.id, old.title, old.content, old.tags);
-  INSERT INTO memories_fts(rowid, title, content, tags) VALUES (new.id, new.title, new.content, new.tags);
+  INSERT INTO memories_fts(rowid, title, content, tags)
+  VALUES (new.id, new.title, new.content, new.tags);
 END;
 CREATE TRIGGER IF NOT EXISTS entities_fts_insert AFTER INSERT ON entities BEGIN
   INSERT INTO entities_fts(rowid, name, description, notes, tags)
@@ -91,11 +93,24 @@ CREATE TRIGGER IF NOT EXISTS entities_fts_update AFTER UPDATE ON entities BEGIN
 END;
 """
 
-MEMORY_TYPES = ["SYSTEM", "LEARNED", "MEMORY", "biographical", "professional", "personal",
-                "technical", "project", "interaction", "preference"]
+MEMORY_TYPES = [
+    "SYSTEM",
+    "LEARNED",
+    "MEMORY",
+    "biographical",
+    "professional",
+    "personal",
+    "technical",
+    "project",
+    "interaction",
+    "preference",
+]
 ENTITY_TYPES = ["person", "organization", "project", "concept", "location", "event"]
-WORDS = ("alpha beta gamma delta project meeting coffee berlin tokyo python sqlite memory "
-         "garden piano marathon budget launch design review café naïve 東京 Zürich").split()
+WORDS = [
+    "alpha", "beta", "gamma", "delta", "project", "meeting", "coffee", "berlin", "tokyo",
+    "python", "sqlite", "memory", "garden", "piano", "marathon", "budget", "launch", "design",
+    "review", "café", "naïve", "東京", "Zürich",
+]  # fmt: skip
 
 
 def _ts(rng: random.Random, with_ms: bool) -> str:
@@ -130,8 +145,16 @@ def build_legacy_database(
         conn.execute(
             "INSERT INTO users (id, email, name, api_key_hash, is_active, metadata, created_at, "
             "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (uid, f"{uid}@example.com", f"User {i} Ünïcode", f"hash{i}", 1,
-             json.dumps({"plan": "pro"}), _ts(rng, True), _ts(rng, False)),
+            (
+                uid,
+                f"{uid}@example.com",
+                f"User {i} Ünïcode",
+                f"hash{i}",
+                1,
+                json.dumps({"plan": "pro"}),
+                _ts(rng, True),
+                _ts(rng, False),
+            ),
         )
     _fill(conn, rng, user_ids, entities_per_user, memories_per_user, embedding_dim)
     if oddities:
@@ -145,72 +168,164 @@ def _words(rng: random.Random, n: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(n))
 
 
-def _fill(conn: sqlite3.Connection, rng: random.Random, user_ids: list[str], n_ent: int,
-          n_mem: int, dim: int) -> None:
+def _fill(
+    conn: sqlite3.Connection,
+    rng: random.Random,
+    user_ids: list[str],
+    n_ent: int,
+    n_mem: int,
+    dim: int,
+) -> None:
     ent_rows: list[tuple[Any, ...]] = []
     mem_rows: list[tuple[Any, ...]] = []
     for uid in user_ids:
         for _ in range(n_ent):
             ts = _ts(rng, rng.random() < 0.7)
-            ent_rows.append((uid, _words(rng, 2).title(), rng.choice(ENTITY_TYPES), "friend",
-                             _words(rng, 8), rng.randint(1, 4), json.dumps([rng.choice(WORDS)]),
-                             ts, ts))
+            ent_rows.append(
+                (
+                    uid,
+                    _words(rng, 2).title(),
+                    rng.choice(ENTITY_TYPES),
+                    "friend",
+                    _words(rng, 8),
+                    rng.randint(1, 4),
+                    json.dumps([rng.choice(WORDS)]),
+                    ts,
+                    ts,
+                )
+            )
         for _ in range(n_mem):
             ts = _ts(rng, rng.random() < 0.7)
             vec = [round(rng.uniform(-1, 1), 6) for _ in range(dim)]
-            mem_rows.append((uid, _words(rng, 3), _words(rng, 30), rng.choice(MEMORY_TYPES),
-                             rng.randint(1, 4), json.dumps([rng.choice(WORDS)]), "[1, 2]",
-                             json.dumps(vec), json.dumps({"k": 1}), int(rng.random() < 0.2),
-                             ts, _ts(rng, True)))
+            mem_rows.append(
+                (
+                    uid,
+                    _words(rng, 3),
+                    _words(rng, 30),
+                    rng.choice(MEMORY_TYPES),
+                    rng.randint(1, 4),
+                    json.dumps([rng.choice(WORDS)]),
+                    "[1, 2]",
+                    json.dumps(vec),
+                    json.dumps({"k": 1}),
+                    int(rng.random() < 0.2),
+                    ts,
+                    _ts(rng, True),
+                )
+            )
     conn.executemany(
         "INSERT INTO entities (user_id, name, entity_type, person_type, description, importance,"
-        " tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", ent_rows)
+        " tags, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        ent_rows,
+    )
     conn.executemany(
         "INSERT INTO memories (user_id, title, content, memory_type, importance, tags, entity_ids,"
         " embedding, metadata, is_archived, created_at, updated_at)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", mem_rows)
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        mem_rows,
+    )
     for uid in user_ids:
         for d in range(3):
             ts = f"2025-10-0{d + 1}T09:00:00.000Z"
             conn.execute(
                 "INSERT INTO interactions (user_id, user_prompt, assistant_response, created_at,"
-                " updated_at) VALUES (?, ?, ?, ?, ?)", (uid, "hi?", "hello!", ts, ts))
+                " updated_at) VALUES (?, ?, ?, ?, ?)",
+                (uid, "hi?", "hello!", ts, ts),
+            )
             conn.execute(
                 "INSERT INTO api_usage_tracking (id, user_id, api_provider, model, tokens_used,"
                 " cost_usd, operation_type, timestamp, date) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (f"{uid}-u{d}", uid, rng.choice(["openai", "openrouter"]), "gpt-4o-mini",
-                 100 * d, 0.01 * d, "embedding", 1759741200 + d * 86400, f"2025-10-0{d + 1}"))
+                (
+                    f"{uid}-u{d}",
+                    uid,
+                    rng.choice(["openai", "openrouter"]),
+                    "gpt-4o-mini",
+                    100 * d,
+                    0.01 * d,
+                    "embedding",
+                    1759741200 + d * 86400,
+                    f"2025-10-0{d + 1}",
+                ),
+            )
 
 
 def _add_oddities(conn: sqlite3.Connection, rng: random.Random, uid: str | None) -> None:
     """Rows every real legacy file has somewhere; they must survive untouched."""
     odd = [
         (None, "no owner", "a memory whose user_id is NULL", "MEMORY", "[]", None, "{}", 0),
-        ("ghost-user", "orphan", "its user does not exist", "LEARNED", "[0.5, 0.25]", "[]", "{}", 0),
-        (uid, "broken json", "tags and metadata are not JSON", "personal", "[1.0, 2.0]",
-         "{not json", "{'single': quotes}", 0),
+        (
+            "ghost-user",
+            "orphan",
+            "its user does not exist",
+            "LEARNED",
+            "[0.5, 0.25]",
+            "[]",
+            "{}",
+            0,
+        ),
+        (
+            uid,
+            "broken json",
+            "tags and metadata are not JSON",
+            "personal",
+            "[1.0, 2.0]",
+            "{not json",
+            "{'single': quotes}",
+            0,
+        ),
         (uid, "empty embedding", "embedding is []", "technical", "[]", '["x"]', None, 1),
         (uid, "null embedding", "embedding is NULL", "preference", None, '["y"]', None, 0),
         (uid, "long", "lorem ipsum " * 20000, "project", None, None, None, 0),
-        (uid, "日本語のメモ", "Zürich café naïve — emoji 🧠", "biographical", None, '["ü"]', None, 0),
+        (
+            uid,
+            "日本語のメモ",
+            "Zürich café naïve — emoji 🧠",
+            "biographical",
+            None,
+            '["ü"]',
+            None,
+            0,
+        ),
     ]
     for user, title, content, mtype, emb, tags, meta, archived in odd:
         conn.execute(
             "INSERT INTO memories (user_id, title, content, memory_type, embedding, tags, metadata,"
             " is_archived, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (user, title, content, mtype, emb, tags, meta, archived,
-             "2025-10-06T12:00:00Z", "2025-10-06T12:00:00.000Z"))
+            (
+                user,
+                title,
+                content,
+                mtype,
+                emb,
+                tags,
+                meta,
+                archived,
+                "2025-10-06T12:00:00Z",
+                "2025-10-06T12:00:00.000Z",
+            ),
+        )
     conn.execute(
         "INSERT INTO entities (user_id, name, entity_type, metadata, created_at, updated_at)"
-        " VALUES (NULL, 'nobody''s', 'concept', '{bad', '2025-10-06T12:00:00Z', '2025-10-06T12:00:00Z')")
+        " VALUES (NULL, 'nobody''s', 'concept', '{bad', '2025-10-06T12:00:00Z',"
+        " '2025-10-06T12:00:00Z')"
+    )
     conn.execute(
-        "INSERT INTO interactions (user_id, user_prompt, assistant_response, created_at, updated_at)"
-        " VALUES ('ghost-user', 'orphan?', 'yes', '2025-10-06T12:00:00Z', '2025-10-06T12:00:00Z')")
+        "INSERT INTO interactions (user_id, user_prompt, assistant_response, created_at,"
+        " updated_at) VALUES ('ghost-user', 'orphan?', 'yes', '2025-10-06T12:00:00Z',"
+        " '2025-10-06T12:00:00Z')"
+    )
 
 
 def snapshot_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     """Every row of every legacy user table, ordered, for before/after comparisons."""
-    tables = ["users", "entities", "memories", "interactions", "api_usage_tracking", "schema_version"]
+    tables = [
+        "users",
+        "entities",
+        "memories",
+        "interactions",
+        "api_usage_tracking",
+        "schema_version",
+    ]
     conn = sqlite3.connect(path)
     try:
         return {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
