@@ -161,8 +161,13 @@ def up(
 ) -> None:
     """Apply every pending migration (or those up to --to N)."""
     _run_change(
-        app, "up", dry_run=dry_run, as_json=as_json, lock_timeout=lock_timeout,
-        allow_drift=allow_drift, arg=target,
+        app,
+        "up",
+        dry_run=dry_run,
+        as_json=as_json,
+        lock_timeout=lock_timeout,
+        allow_drift=allow_drift,
+        arg=target,
     )
 
 
@@ -186,8 +191,13 @@ def down(
     if n < 1:
         raise ConfigError(f"down COUNT must be a positive whole number, got {count!r}")
     _run_change(
-        app, "down", dry_run=dry_run, as_json=as_json, lock_timeout=lock_timeout,
-        allow_drift=allow_drift, arg=n,
+        app,
+        "down",
+        dry_run=dry_run,
+        as_json=as_json,
+        lock_timeout=lock_timeout,
+        allow_drift=allow_drift,
+        arg=n,
     )
 
 
@@ -211,8 +221,13 @@ def to_version(
     if target < 0:
         raise ConfigError(f"VERSION must be 0 or more, got {target}")
     _run_change(
-        app, "to", dry_run=dry_run, as_json=as_json, lock_timeout=lock_timeout,
-        allow_drift=allow_drift, arg=target,
+        app,
+        "to",
+        dry_run=dry_run,
+        as_json=as_json,
+        lock_timeout=lock_timeout,
+        allow_drift=allow_drift,
+        arg=target,
     )
 
 
@@ -252,8 +267,7 @@ def _status_json(app: AppContext, st: Status) -> dict[str, Any]:
             for i in st.applied
         ],
         "pending": [
-            {"version": p.version, "name": p.name, "description": p.description}
-            for p in st.pending
+            {"version": p.version, "name": p.name, "description": p.description} for p in st.pending
         ],
         "failed": [{"version": r.version, "name": r.name, "at": r.applied_at} for r in st.failed],
         "drift": [
@@ -301,8 +315,13 @@ def _print_status(app: AppContext, st: Status) -> None:
     failed = {r.version for r in st.failed}
     for p in st.pending:
         table.add_row(
-            f"{p.version:03d}", p.name, "failed (pending)" if p.version in failed else "pending",
-            "-", "-", "-", "-",
+            f"{p.version:03d}",
+            p.name,
+            "failed (pending)" if p.version in failed else "pending",
+            "-",
+            "-",
+            "-",
+            "-",
         )
     out.print(table)
     for d in st.drift:
@@ -385,7 +404,7 @@ def unlock(app: AppContext) -> None:
 def history(app: AppContext, as_json: bool) -> None:
     """Show every apply, rollback, failure, adoption and repair, oldest first."""
     url = parse_url(app.settings.database)
-    with (snapshot(url) if url.path and not url.path.exists() else connect(url)) as db:
+    with snapshot(url) if url.path and not url.path.exists() else connect(url) as db:
         rows = Recorder(db).history()
     if as_json:
         emit_json([r.__dict__ for r in rows])
@@ -395,7 +414,13 @@ def history(app: AppContext, as_json: bool) -> None:
         table.add_column(col)
     for r in rows:
         table.add_row(
-            str(r.id), f"{r.version:03d}", r.name, r.action, r.at, r.by or "-",
-            "-" if r.duration_ms is None else str(r.duration_ms), r.error or "",
+            str(r.id),
+            f"{r.version:03d}",
+            r.name,
+            r.action,
+            r.at,
+            r.by or "-",
+            "-" if r.duration_ms is None else str(r.duration_ms),
+            r.error or "",
         )
     console().print(table)
