@@ -547,3 +547,10 @@ def test_python_dash_m_entry_point(tmp_path: Path) -> None:
     )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "Traceback" not in proc.stderr
+
+
+def test_reading_commands_leave_a_legacy_file_byte_identical(run, legacy_v1: Path) -> None:
+    before = file_state(legacy_v1)
+    for args in (("migrate", "status"), ("migrate", "verify"), ("migrate", "history")):
+        run(*args, database=legacy_v1)
+        assert file_state(legacy_v1) == before, args

@@ -51,7 +51,7 @@ def open_migrator(
     if dry_run or (read_only and url.path is not None and not url.path.exists()):
         db = snapshot(url)
     else:
-        db = connect(url)
+        db = connect(url, create=not read_only, wal=not read_only)
     try:
         yield Migrator(
             db,
@@ -404,7 +404,8 @@ def unlock(app: AppContext) -> None:
 def history(app: AppContext, as_json: bool) -> None:
     """Show every apply, rollback, failure, adoption and repair, oldest first."""
     url = parse_url(app.settings.database)
-    with snapshot(url) if url.path and not url.path.exists() else connect(url) as db:
+    missing = url.path is not None and not url.path.exists()
+    with snapshot(url) if missing else connect(url, create=False, wal=False) as db:
         rows = Recorder(db).history()
     if as_json:
         emit_json([r.__dict__ for r in rows])

@@ -170,8 +170,12 @@ def connect(
     *,
     create: bool = True,
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+    wal: bool = True,
 ) -> Database:
     """Open a database for reading and writing: foreign keys on, busy timeout, WAL.
+
+    `wal=False` leaves the journal mode as it is (read-only commands use it, so that looking
+    at a legacy file does not switch it to WAL).
 
     Raises DatabaseError when the file is not a SQLite database, and when it does not
     exist and `create` is False.
@@ -190,7 +194,7 @@ def connect(
         raise DatabaseError(f"cannot create database {path}: folder {path.parent} does not exist")
     try:
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        _configure(conn, busy_timeout_ms=busy_timeout_ms, wal=True)
+        _configure(conn, busy_timeout_ms=busy_timeout_ms, wal=wal)
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as exc:
         raise DatabaseError(f"{path}: {exc}") from exc
