@@ -16,6 +16,11 @@ from typing import Any, Literal
 from memvault.db import Database
 from memvault.errors import DriftError, MemvaultError, MigrationError, VerificationError
 from memvault.migrations import adoption
+from memvault.migrations.foreignkeys import (
+    check_no_new_violations,
+    foreign_key_violations,
+    foreign_keys_for,
+)
 from memvault.migrations.lock import LockHolder, MigrationLock
 from memvault.migrations.migration import Migration, MigrationContext
 from memvault.migrations.planner import (
@@ -280,7 +285,8 @@ class Migrator:
         self.listener(Event("step_start", migration=m, direction=direction))
         started = time.perf_counter()
         try:
-            with self.db.atomic():
+            with foreign_keys_for(self.db, m), self.db.atomic():
+                baseline = None if m.foreign_keys else foreign_key_violations(self.db)
                 self.recorder.ensure()
                 row = self.recorder.get(m.version)
                 is_applied = row is not None and row.status == "applied"
@@ -293,6 +299,8 @@ class Migrator:
                     problem = m.check(ctx)
                     if problem is not None:
                         raise VerificationError(f"verification failed: {problem}", m.version)
+                if baseline is not None:
+                    check_no_new_violations(self.db, baseline, m.filename)
                 duration = _ms_since(started)
                 self.recorder.record(
                     version=m.version,

@@ -88,6 +88,9 @@ def _load_python(path: Path, version: int, name: str, digest: str) -> Migration:
     if verify is not None and not callable(verify):
         raise MigrationLoadError(f"migration {path}: verify must be a function")
     description = getattr(module, "description", None) or _first_line(module.__doc__)
+    foreign_keys = getattr(module, "foreign_keys", True)
+    if not isinstance(foreign_keys, bool):
+        raise MigrationLoadError(f"migration {path}: foreign_keys must be True or False")
     return Migration(
         version=version,
         name=name,
@@ -98,6 +101,7 @@ def _load_python(path: Path, version: int, name: str, digest: str) -> Migration:
         down_func=funcs["down"],
         verify_func=verify,
         kind="python",
+        foreign_keys=foreign_keys,
     )
 
 

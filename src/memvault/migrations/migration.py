@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from memvault.db import Database, Dialect
 from memvault.errors import MigrationError
+
+if TYPE_CHECKING:
+    from memvault.migrations.rebuild import RebuildResult
 
 Direction = Literal["up", "down"]
 StatementListener = Callable[[str, Sequence[Any]], None]
@@ -87,6 +90,24 @@ class MigrationContext:
     def row_count(self, table: str) -> int:
         return self.db.row_count(table)
 
+    def rebuild_table(
+        self,
+        table: str,
+        create_sql: str,
+        *,
+        columns: Mapping[str, str] | None = None,
+    ) -> RebuildResult:
+        """Rebuild `table` as `create_sql` (SQLite's 12-step procedure), keeping its rows,
+        rowids, AUTOINCREMENT counter, indexes, triggers, views and full-text index.
+
+        `columns` maps a new column to an SQL expression over the old columns; other new
+        columns are copied from the old column of the same name. See
+        memvault.migrations.rebuild.rebuild_table.
+        """
+        from memvault.migrations.rebuild import rebuild_table
+
+        return rebuild_table(self, table, create_sql, columns=columns)
+
     def progress(self, done: int, total: int) -> None:
         """Report progress of a long data migration (shown as a progress bar)."""
         if self._progress is not None:
@@ -123,6 +144,9 @@ class Migration:
     verify_func: MigrationFunc | None = None
     kind: Literal["python", "sql"] = "python"
     statements: dict[str, list[str]] = field(default_factory=dict)
+    # False: the executor turns foreign keys off around this migration's transaction
+    # (table rebuilds), and checks them before committing.
+    foreign_keys: bool = True
 
     @property
     def filename(self) -> str:
