@@ -1,8 +1,72 @@
-"""memvault: an AI assistant's memory in a database that evolves without losing a row."""
+"""memvault: an AI assistant's memory in a database that evolves without losing a row.
+
+The public API: `MemoryStore.open(path)` and the records it returns, the errors it raises,
+and `connect` for the database underneath.
+"""
 
 from importlib.metadata import PackageNotFoundError, version
+
+from memvault.db import Database, connect
+from memvault.errors import (
+    ConfigError,
+    DatabaseError,
+    DriftError,
+    LockError,
+    MemvaultError,
+    MigrationError,
+    NotFoundError,
+    ValidationError,
+    VerificationError,
+)
+from memvault.store import MemoryStore
+from memvault.store.models import (
+    ApiProvider,
+    ApiUsage,
+    Entity,
+    EntityHit,
+    EntityType,
+    Importance,
+    Interaction,
+    Memory,
+    MemoryFields,
+    MemoryHit,
+    MemoryType,
+    PersonType,
+    UsageTotal,
+    User,
+)
 
 try:
     __version__ = version("memvault")
 except PackageNotFoundError:  # running from a source tree without installing
     __version__ = "0.0.0"
+
+__all__ = [
+    "ApiProvider",
+    "ApiUsage",
+    "ConfigError",
+    "Database",
+    "DatabaseError",
+    "DriftError",
+    "Entity",
+    "EntityHit",
+    "EntityType",
+    "Importance",
+    "Interaction",
+    "LockError",
+    "Memory",
+    "MemoryFields",
+    "MemoryHit",
+    "MemoryStore",
+    "MemoryType",
+    "MemvaultError",
+    "MigrationError",
+    "NotFoundError",
+    "PersonType",
+    "UsageTotal",
+    "User",
+    "ValidationError",
+    "VerificationError",
+    "__version__",
+    "connect",
+]

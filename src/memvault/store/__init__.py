@@ -1,0 +1,99 @@
+"""The memory store: users, entities, memories, interactions and API usage on SQLite.
+
+    store = MemoryStore.open("memvault.db")          # creates and migrates when needed
+    user, api_key = store.users.create("ada@example.com", name="Ada")
+    store.memories.create(user.id, title="Tea", content="Prefers green tea",
+                          memory_type="preference")
+    hits = store.memories.search(user.id, "green tea")
+
+Every repository call on a tenant's rows takes the user id first; another tenant's id
+finds nothing and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from memvault.config import BUILTIN_MIGRATIONS, default_applied_by
+from memvault.db import Database, DatabaseURL, connect
+from memvault.errors import MigrationError
+from memvault.migrations import Migrator, StepResult, load_migrations
+from memvault.store import queries as _queries  # noqa: F401  (registers the catalog)
+from memvault.store.columns import Clock
+from memvault.store.entities import EntityRepository
+from memvault.store.interactions import InteractionRepository
+from memvault.store.memories import MemoryRepository
+from memvault.store.runner import QueryRunner
+from memvault.store.usage import UsageRepository
+from memvault.store.users import UserRepository
+
+
+class MemoryStore:
+    """One database's repositories: `users`, `entities`, `memories`, `interactions`, `usage`."""
+
+    def __init__(self, db: Database, applied: Sequence[StepResult] = ()) -> None:
+        self.db = db
+        self.applied = list(applied)
+        run = QueryRunner(db)
+        clock = Clock()
+        self.users = UserRepository(run, clock)
+        self.entities = EntityRepository(run, clock)
+        self.memories = MemoryRepository(run, clock)
+        self.interactions = InteractionRepository(run, clock)
+        self.usage = UsageRepository(run)
+
+    @classmethod
+    def open(
+        cls,
+        location: str | Path | DatabaseURL,
+        migrate: bool = True,
+        *,
+        migrations_dir: Path | None = None,
+        applied_by: str | None = None,
+        lock_timeout: float = 60.0,
+    ) -> MemoryStore:
+        """Open (or, with migrate=True, create) a database and bring its schema up to date.
+
+        With migrate=False nothing is created or changed: a database with pending
+        migrations is refused with a MigrationError naming them (for servers whose deploy
+        step migrates). A legacy database is adopted first, as `memvault migrate up` does.
+        """
+        target = location if isinstance(location, DatabaseURL) else str(location)
+        db = connect(target, create=migrate)
+        try:
+            migrator = Migrator(
+                db,
+                load_migrations(migrations_dir or BUILTIN_MIGRATIONS),
+                applied_by=applied_by or default_applied_by(),
+                lock_timeout=lock_timeout,
+            )
+            applied = migrator.up() if migrate else _refuse_pending(migrator)
+        except BaseException:
+            db.close()
+            raise
+        return cls(db, applied)
+
+    def close(self) -> None:
+        """Close the database connection."""
+        self.db.close()
+
+    def __enter__(self) -> MemoryStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _refuse_pending(migrator: Migrator) -> list[StepResult]:
+    pending = migrator.status().pending
+    if pending:
+        names = ", ".join(m.label for m in pending)
+        raise MigrationError(
+            f"database {migrator.db.url.display} has {len(pending)} pending migration(s): "
+            f"{names}; run 'memvault migrate up' (or open with migrate=True)"
+        )
+    return []
+
+
+__all__ = ["MemoryStore"]

@@ -1,0 +1,111 @@
+"""Column values between SQLite and the records: JSON text, booleans, enumerations, time.
+
+Reading never raises for a legacy value: it returns the raw value and appends a note to
+`problems`, so one broken row cannot crash a listing.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any, TypeVar
+
+import numpy as np
+
+from memvault.store import embedding as embedding_codec
+
+E = TypeVar("E", bound=Enum)
+
+
+def dump_json(value: Any) -> str | None:
+    """A value as JSON text for a JSON column; None stays NULL."""
+    if value is None:
+        return None
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def load_json(raw: Any, column: str, problems: list[str], *, kind: type | None = None) -> Any:
+    """Parse a JSON column; on broken JSON (or the wrong kind) keep `raw` and note it."""
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        problems.append(f"{column}: stored value is {type(raw).__name__}, not JSON text")
+        return raw
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        problems.append(f"{column}: invalid JSON kept as raw text")
+        return raw
+    if kind is not None and value is not None and not isinstance(value, kind):
+        problems.append(f"{column}: JSON is a {type(value).__name__}, expected {kind.__name__}")
+        return raw
+    return value
+
+
+def load_list(raw: Any, column: str, problems: list[str]) -> Any:
+    """A JSON array column: [] for NULL, the raw value (noted) when broken."""
+    value = load_json(raw, column, problems, kind=list)
+    return [] if value is None else value
+
+
+def load_enum(raw: Any, enum: type[E], column: str, problems: list[str]) -> E | Any:
+    """An enumeration member, or the raw value (noted) when it is not one of them."""
+    if raw is None:
+        return None
+    try:
+        return enum(raw)
+    except ValueError:
+        problems.append(f"{column}: unknown value {raw!r}")
+        return raw
+
+
+def load_bool(raw: Any) -> bool:
+    """SQLite booleans: 0/1, and the odd 'true'/'false' text."""
+    if isinstance(raw, str):
+        return raw.strip().lower() in ("1", "true", "yes")
+    return bool(raw)
+
+
+def load_embedding(raw: Any, problems: list[str]) -> list[float] | None:
+    """A stored embedding (float32 BLOB or legacy JSON) as a list, or None (noted if bad)."""
+    vector = decode_embedding(raw, problems)
+    return None if vector is None else vector.tolist()
+
+
+def decode_embedding(raw: Any, problems: list[str] | None = None) -> np.ndarray | None:
+    """A stored embedding as a float32 array; None for none, or for a broken value."""
+    try:
+        return embedding_codec.decode(raw)
+    except ValueError as exc:
+        if problems is not None:
+            problems.append(f"embedding: unreadable ({exc})")
+        return None
+
+
+class Clock:
+    """UTC timestamps in the legacy format, strictly increasing within this process.
+
+    Listings sort by created_at; two rows written in the same millisecond would tie, so
+    the clock hands out the next millisecond instead.
+    """
+
+    def __init__(self) -> None:
+        self._last = datetime.min.replace(tzinfo=UTC)
+        self._lock = threading.Lock()
+
+    def now(self) -> str:
+        """The current time as 2025-10-06T12:00:00.000Z, later than any earlier call."""
+        with self._lock:
+            current = datetime.now(UTC)
+            now = current.replace(microsecond=current.microsecond // 1000 * 1000)
+            if now <= self._last:
+                now = self._last + timedelta(milliseconds=1)
+            self._last = now
+        return format_iso(now)
+
+
+def format_iso(moment: datetime) -> str:
+    """A datetime as the legacy ISO text: 2025-10-06T12:00:00.000Z."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"

@@ -1,0 +1,378 @@
+"""The memory store's records (pydantic v2): snake_case attributes, camelCase JSON.
+
+Each table has a record model (what a read returns) and a fields model (what a write
+accepts). Writes are validated through the fields models; reads build records with
+`model_construct`, so trusted rows are not validated again. A legacy row whose JSON or
+enumeration value is broken still loads: the raw value is kept and a note is added to
+the record's `problems` list (left out of the JSON when empty).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from enum import IntEnum, StrEnum
+from typing import Annotated, Any, TypeVar
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+)
+from pydantic import ValidationError as PydanticValidationError
+from pydantic.alias_generators import to_camel
+
+from memvault.errors import ValidationError
+
+
+class EntityType(StrEnum):
+    PERSON = "person"
+    ORGANIZATION = "organization"
+    PROJECT = "project"
+    CONCEPT = "concept"
+    LOCATION = "location"
+    EVENT = "event"
+
+
+class PersonType(StrEnum):
+    ME = "me"
+    FAMILY = "family"
+    FRIEND = "friend"
+    COLLEAGUE = "colleague"
+    CLIENT = "client"
+    OTHER = "other"
+
+
+class MemoryType(StrEnum):
+    SYSTEM = "SYSTEM"
+    LEARNED = "LEARNED"
+    MEMORY = "MEMORY"
+    BIOGRAPHICAL = "biographical"
+    PROFESSIONAL = "professional"
+    PERSONAL = "personal"
+    TECHNICAL = "technical"
+    PROJECT = "project"
+    INTERACTION = "interaction"
+    PREFERENCE = "preference"
+
+
+class Importance(IntEnum):
+    """1 low, 2 medium, 3 high, 4 critical (stored as the integer)."""
+
+    LOW = 1
+    MEDIUM = 2
+    HIGH = 3
+    CRITICAL = 4
+
+
+class ApiProvider(StrEnum):
+    OPENAI = "openai"
+    OPENROUTER = "openrouter"
+
+
+def _as_stored(value: Any) -> Any:
+    """Serialize a value as it is: a legacy row may hold a raw value of another type."""
+    return value.value if isinstance(value, StrEnum) else value
+
+
+# Fields that a legacy row may fill with something other than their declared type
+# (an unknown enumeration value, a raw string of broken JSON). Serializing them as they
+# are keeps model_dump free of type warnings and shows the raw value.
+Raw = PlainSerializer(_as_stored)
+EntityTypeField = Annotated[EntityType, Raw]
+PersonTypeField = Annotated[PersonType | None, Raw]
+MemoryTypeField = Annotated[MemoryType, Raw]
+TagsField = Annotated[list[str], Raw]
+EntityIdsField = Annotated[list[int], Raw]
+JsonField = Annotated[Any, Raw]
+ImportanceField = Annotated[int, Field(ge=1, le=4), Raw]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        use_enum_values=False,
+        extra="forbid",
+    )
+
+
+class Record(_Model):
+    """A row read from the store; `problems` lists what was wrong with a legacy row."""
+
+    problems: list[str] = Field(default_factory=list)
+
+    @model_serializer(mode="wrap")
+    def _drop_empty_problems(self, handler: SerializerFunctionWrapHandler) -> Any:
+        data = handler(self)
+        if isinstance(data, dict) and not data.get("problems"):
+            data.pop("problems", None)
+        return data
+
+
+class User(Record):
+    """An account; every other row belongs to one. The API key hash is never dumped."""
+
+    id: str
+    email: str
+    name: str | None = None
+    organization: str | None = None
+    api_key_hash: str | None = Field(default=None, exclude=True)
+    oauth_provider: str | None = None
+    oauth_id: str | None = None
+    is_active: bool = True
+    metadata: JsonField = None
+    created_at: str
+    updated_at: str
+
+
+class Entity(Record):
+    """A person, organization, project, concept, location or event a user knows about."""
+
+    id: int
+    user_id: str | None
+    name: str
+    entity_type: EntityTypeField
+    person_type: PersonTypeField = None
+    description: str | None = None
+    company: str | None = None
+    title: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    website: str | None = None
+    social_media: str | None = None
+    notes: str | None = None
+    importance: ImportanceField = 2
+    tags: TagsField = Field(default_factory=list)
+    relationships: JsonField = None
+    last_interaction: str | None = None
+    interaction_count: int = 0
+    metadata: JsonField = None
+    created_at: str
+    updated_at: str
+
+
+class Memory(Record):
+    """One remembered thing: text, a type, importance, tags, entity links, an embedding."""
+
+    id: int
+    user_id: str | None
+    title: str
+    content: str
+    memory_type: MemoryTypeField
+    importance: ImportanceField = 2
+    tags: TagsField = Field(default_factory=list)
+    entity_ids: EntityIdsField = Field(default_factory=list)
+    embedding: list[float] | None = None
+    metadata: JsonField = None
+    is_archived: bool = False
+    created_at: str
+    updated_at: str
+
+
+class Interaction(Record):
+    """One prompt and the assistant's response."""
+
+    id: int
+    user_id: str | None
+    user_prompt: str
+    assistant_response: str
+    context: str | None = None
+    feedback: str | None = None
+    sentiment: str | None = None
+    metadata: JsonField = None
+    created_at: str
+    updated_at: str
+
+
+class ApiUsage(Record):
+    """One call to a model provider, with its tokens and cost."""
+
+    id: str
+    user_id: str
+    api_provider: Annotated[ApiProvider, Raw]
+    model: str
+    tokens_used: int = 0
+    cost_usd: float
+    operation_type: str
+    timestamp: int
+    date: str
+    metadata: JsonField = None
+
+
+class UsageTotal(_Model):
+    """Usage summed over one period (a day YYYY-MM-DD or a month YYYY-MM) per provider+model."""
+
+    period: str
+    api_provider: str
+    model: str
+    requests: int
+    tokens_used: int
+    cost_usd: float
+
+
+class MemoryHit(_Model):
+    """A memory found by a search, with its score (higher is better)."""
+
+    memory: Memory
+    score: float
+
+
+class EntityHit(_Model):
+    """An entity found by a search, with its score (higher is better)."""
+
+    entity: Entity
+    score: float
+
+
+# -- what writes accept ---------------------------------------------------------------------
+class _Fields(_Model):
+    """Validated input for a write; assignment is validated too, so patches are checked."""
+
+    model_config = ConfigDict(validate_assignment=True)
+
+
+def _check_embedding(value: list[float] | None) -> list[float] | None:
+    if value is None:
+        return None
+    if not value:
+        raise ValueError("an embedding must hold at least one number")
+    if not all(math.isfinite(x) for x in value):
+        raise ValueError("an embedding must hold finite numbers only (no NaN or infinity)")
+    return value
+
+
+class UserFields(_Fields):
+    email: str = Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")
+    name: str | None = None
+    organization: str | None = None
+    oauth_provider: str | None = None
+    oauth_id: str | None = None
+    is_active: bool = True
+    metadata: dict[str, Any] | None = None
+
+
+class EntityFields(_Fields):
+    name: str = Field(min_length=1)
+    entity_type: EntityType
+    person_type: PersonType | None = None
+    description: str | None = None
+    company: str | None = None
+    title: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    address: str | None = None
+    website: str | None = None
+    social_media: str | None = None
+    notes: str | None = None
+    importance: int = Field(default=2, ge=1, le=4)
+    tags: list[str] = Field(default_factory=list)
+    relationships: Any = None
+    metadata: dict[str, Any] | None = None
+
+
+class MemoryFields(_Fields):
+    title: str = Field(min_length=1)
+    content: str
+    memory_type: MemoryType
+    importance: int = Field(default=2, ge=1, le=4)
+    tags: list[str] = Field(default_factory=list)
+    entity_ids: list[int] = Field(default_factory=list)
+    embedding: list[float] | None = None
+    metadata: dict[str, Any] | None = None
+    is_archived: bool = False
+
+    _embedding_check = field_validator("embedding")(_check_embedding)
+
+
+class InteractionFields(_Fields):
+    user_prompt: str
+    assistant_response: str
+    context: str | None = None
+    feedback: str | None = None
+    sentiment: str | None = None
+    metadata: dict[str, Any] | None = None
+
+
+class UsageFields(_Fields):
+    api_provider: ApiProvider
+    model: str = Field(min_length=1)
+    tokens_used: int = Field(default=0, ge=0)
+    cost_usd: float = Field(ge=0)
+    operation_type: str = Field(min_length=1)
+    metadata: dict[str, Any] | None = None
+
+
+F = TypeVar("F", bound="_Fields")
+
+# Columns a patch may not set to NULL (NOT NULL in the schema, or meaningless as None).
+_NOT_NULL = {
+    "email",
+    "name",
+    "entity_type",
+    "title",
+    "content",
+    "memory_type",
+    "importance",
+    "tags",
+    "entity_ids",
+    "is_active",
+    "is_archived",
+    "user_prompt",
+    "assistant_response",
+}
+
+
+def validate_fields(model: type[F], what: str, data: Mapping[str, Any]) -> F:
+    """Validate a whole write; raise memvault's ValidationError in one line naming the field."""
+    try:
+        return model.model_validate(dict(data))
+    except PydanticValidationError as exc:
+        raise ValidationError(f"invalid {what}: {describe(exc)}") from None
+
+
+def validate_patch(model: type[_Fields], what: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate only the fields being changed; return them by attribute name."""
+    draft = model.model_construct()
+    names = _field_names(model)
+    patch: dict[str, Any] = {}
+    for key, value in changes.items():
+        name = names.get(key)
+        if name is None:
+            raise ValidationError(f"invalid {what} update: unknown field {key!r}")
+        if value is None and name in _NOT_NULL:
+            raise ValidationError(f"invalid {what} update: {name} cannot be null")
+        try:
+            setattr(draft, name, value)
+        except PydanticValidationError as exc:
+            raise ValidationError(f"invalid {what} update: {describe(exc)}") from None
+        patch[name] = getattr(draft, name)
+    return patch
+
+
+def _field_names(model: type[BaseModel]) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for name, info in model.model_fields.items():
+        names[name] = name
+        if info.alias:
+            names[info.alias] = name
+    return names
+
+
+def describe(exc: PydanticValidationError) -> str:
+    """The first problem of a pydantic error as `field: message (got value)`."""
+    err = exc.errors()[0]
+    loc = ".".join(str(part) for part in err["loc"]) or "value"
+    message = err["msg"]
+    if err["type"] == "extra_forbidden":
+        return f"unknown field {loc!r}"
+    if err["type"] == "missing":
+        return f"{loc} is required"
+    got = err.get("input")
+    shown = repr(got) if len(repr(got)) <= 60 else repr(got)[:57] + "..."
+    return f"{loc}: {message} (got {shown})"
