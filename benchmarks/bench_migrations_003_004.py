@@ -1,0 +1,244 @@
+"""Measure migrations 003 (float32 embeddings) and 004 (partial index) on a v1.3.5-shaped file.
+
+    python benchmarks/bench_migrations_003_004.py [--users 5] [--memories-per-user 1000]
+        [--dim 1536] [--repeat 300] [--workdir DIR]
+
+Prints, all measured in this run:
+- 003: file size after VACUUM before/after, duration of up and down, FTS shadow-table size
+  and duration when every embedding is rewritten with the legacy (every-UPDATE) FTS trigger
+  versus the narrowed one 003 installs;
+- 004: EXPLAIN QUERY PLAN and mean latency of the store's listing/search queries at version 3
+  and at version 4, and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from memvault.config import BUILTIN_MIGRATIONS
+from memvault.db import connect
+from memvault.migrations import Migrator, load_migrations
+from memvault.migrations.migration import MigrationContext
+from memvault.testing import LegacyShape, build_legacy_database
+
+QUERIES = {
+    "memories.list (active, created_at DESC)": (
+        "SELECT * FROM memories WHERE user_id = ? AND is_archived = 0 "
+        "ORDER BY created_at DESC LIMIT 50 OFFSET 0",
+        lambda uid: (uid,),
+    ),
+    "memories by type (active, created_at DESC)": (
+        "SELECT * FROM memories WHERE user_id = ? AND memory_type = 'technical' "
+        "AND is_archived = 0 ORDER BY created_at DESC LIMIT 50",
+        lambda uid: (uid,),
+    ),
+    "memories by updated_at (active)": (
+        "SELECT * FROM memories WHERE user_id = ? AND is_archived = 0 "
+        "ORDER BY updated_at DESC LIMIT 50",
+        lambda uid: (uid,),
+    ),
+    "memories.similar_candidates": (
+        "SELECT id, embedding FROM memories WHERE user_id = ? AND is_archived = 0 "
+        "AND embedding IS NOT NULL",
+        lambda uid: (uid,),
+    ),
+    "memories.search (FTS, active)": (
+        "SELECT m.*, -bm25(memories_fts, 3.0, 1.0, 2.0) AS score FROM memories_fts "
+        "JOIN memories AS m ON m.id = memories_fts.rowid WHERE memories_fts MATCH 'coffee' "
+        "AND m.user_id = ? AND m.is_archived = 0 ORDER BY bm25(memories_fts, 3.0, 1.0, 2.0) "
+        "LIMIT 20",
+        lambda uid: (uid,),
+    ),
+    "entities.list (created_at DESC)": (
+        "SELECT * FROM entities WHERE user_id = ? ORDER BY created_at DESC LIMIT 50 OFFSET 0",
+        lambda uid: (uid,),
+    ),
+}
+
+
+def vacuumed_size(path: Path, workdir: Path) -> int:
+    """Size of a VACUUM INTO copy: the file as small as SQLite can make it."""
+    target = workdir / f"{path.stem}.vacuumed"
+    target.unlink(missing_ok=True)
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("VACUUM INTO ?", (str(target),))
+    finally:
+        conn.close()
+    size = target.stat().st_size
+    target.unlink()
+    return size
+
+
+def fts_bytes(path: Path) -> int:
+    conn = sqlite3.connect(path)
+    try:
+        return int(
+            conn.execute(
+                "SELECT coalesce(sum(pgsize), 0) FROM dbstat WHERE name LIKE 'memories_fts%'"
+            ).fetchone()[0]
+        )
+    finally:
+        conn.close()
+
+
+def migrate(path: Path, target: int) -> float:
+    """Move `path` to version `target`; seconds taken by the steps."""
+    db = connect(str(path))
+    try:
+        migrator = Migrator(db, load_migrations(BUILTIN_MIGRATIONS), applied_by="bench")
+        started = time.perf_counter()
+        migrator.to(target)
+        return time.perf_counter() - started
+    finally:
+        db.close()
+
+
+def convert_directly(path: Path, *, narrow_triggers: bool) -> float:
+    """Run 003's up outside the executor, or only its conversion loop with the FTS trigger left
+    as it was (every UPDATE reindexes the row): the cost 003 avoids by narrowing first.
+    Committed, so the resulting size can be measured."""
+    migration = next(m for m in load_migrations(BUILTIN_MIGRATIONS) if m.version == 3)
+    module: dict[str, Any] = migration.up_func.__globals__
+    db = connect(str(path))
+    try:
+        started = time.perf_counter()
+        with db.atomic():
+            ctx = MigrationContext(db, migration)
+            if narrow_triggers:
+                module["up"](ctx)
+            else:
+                ctx.execute(module["QUARANTINE_DDL"])
+                module["_convert_texts"](ctx)
+        return time.perf_counter() - started
+    finally:
+        db.close()
+
+
+def mean_ms(
+    conn: sqlite3.Connection,
+    sql: str,
+    params: Callable[[str], tuple[Any, ...]],
+    users: list[str],
+    repeat: int,
+) -> float:
+    for uid in users:  # warm the page cache
+        conn.execute(sql, params(uid)).fetchall()
+    timings = []
+    for i in range(repeat):
+        uid = users[i % len(users)]
+        started = time.perf_counter()
+        conn.execute(sql, params(uid)).fetchall()
+        timings.append(time.perf_counter() - started)
+    return statistics.fmean(timings) * 1000
+
+
+def plans_and_latency(
+    path: Path, users: list[str], repeat: int
+) -> dict[str, tuple[list[str], float]]:
+    conn = sqlite3.connect(path)
+    try:
+        out = {}
+        for label, (sql, params) in QUERIES.items():
+            plan = [str(r[3]) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params("u"))]
+            out[label] = (plan, mean_ms(conn, sql, params, users, repeat))
+        return out
+    finally:
+        conn.close()
+
+
+def mb(n: int) -> str:
+    return f"{n / 1e6:.2f} MB"
+
+
+def bench_003(orig: Path, work: Path) -> Path:
+    print("== 003: embeddings as float32 BLOBs")
+    before = vacuumed_size(orig, work)
+    migrated, narrowed, wide = work / "migrated.db", work / "narrowed.db", work / "wide.db"
+    for copy in (migrated, narrowed, wide):
+        shutil.copy(orig, copy)
+        migrate(copy, 2)
+    fts_at_2 = fts_bytes(migrated)
+    up_s = migrate(migrated, 3)
+    after = vacuumed_size(migrated, work)
+    print(
+        f"file after VACUUM: before {mb(before)}, after up {mb(after)}, "
+        f"{before / after:.2f}x smaller"
+    )
+    print(f"migrate up (003 step): {up_s:.2f} s; file before VACUUM {mb(migrated.stat().st_size)}")
+    narrow_s = convert_directly(narrowed, narrow_triggers=True)
+    wide_s = convert_directly(wide, narrow_triggers=False)
+    print(
+        f"rewrite of every embedding: FTS trigger narrowed {narrow_s:.2f} s, legacy trigger "
+        f"{wide_s:.2f} s ({wide_s / narrow_s:.2f}x slower)"
+    )
+    print(
+        f"FTS shadow tables: before {mb(fts_at_2)}; after, narrowed {mb(fts_bytes(narrowed))}, "
+        f"legacy trigger {mb(fts_bytes(wide))}"
+    )
+    print(
+        f"file before VACUUM: narrowed {mb(narrowed.stat().st_size)}, legacy trigger "
+        f"{mb(wide.stat().st_size)}; after VACUUM: narrowed {mb(vacuumed_size(narrowed, work))}, "
+        f"legacy trigger {mb(vacuumed_size(wide, work))}"
+    )
+    roundtrip = work / "roundtrip.db"
+    shutil.copy(migrated, roundtrip)
+    down_s = migrate(roundtrip, 2)
+    print(
+        f"migrate down (003 step): {down_s:.2f} s; file after VACUUM "
+        f"{mb(vacuumed_size(roundtrip, work))}"
+    )
+    return migrated
+
+
+def bench_004(path: Path, users: list[str], repeat: int) -> None:
+    print("\n== 004: partial index for the active-memory listing")
+    before = plans_and_latency(path, users, repeat)
+    migrate(path, 4)
+    after = plans_and_latency(path, users, repeat)
+    for label in QUERIES:
+        (plan_b, ms_b), (plan_a, ms_a) = before[label], after[label]
+        print(f"\n{label}\n  v3 plan: {' | '.join(plan_b)}\n  v4 plan: {' | '.join(plan_a)}")
+        print(f"  mean latency: v3 {ms_b:.3f} ms, v4 {ms_a:.3f} ms, ratio {ms_b / ms_a:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--users", type=int, default=5)
+    parser.add_argument("--memories-per-user", type=int, default=1000)
+    parser.add_argument("--dim", type=int, default=1536)
+    parser.add_argument("--repeat", type=int, default=300)
+    parser.add_argument("--workdir", type=Path, default=None)
+    args = parser.parse_args()
+    work = args.workdir or Path(tempfile.mkdtemp(prefix="memvault-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    orig = work / "legacy.db"
+    orig.unlink(missing_ok=True)
+    started = time.perf_counter()
+    build_legacy_database(
+        orig,
+        LegacyShape.V1_3_5,
+        users=args.users,
+        memories_per_user=args.memories_per_user,
+        embedding_dim=args.dim,
+    )
+    print(
+        f"legacy v1.3.5 file: {args.users} users x {args.memories_per_user} memories, "
+        f"dim {args.dim}, {mb(orig.stat().st_size)} "
+        f"(built in {time.perf_counter() - started:.1f} s)"
+    )
+    migrated = bench_003(orig, work)
+    bench_004(migrated, [f"user-{i}" for i in range(args.users)], args.repeat)
+    print(f"\nfiles in {work}")
+
+
+if __name__ == "__main__":
+    main()
