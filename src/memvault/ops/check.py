@@ -1,0 +1,223 @@
+"""`db check`: is the database sound? Integrity, foreign keys, ledger, orphan rows.
+
+Everything is read through a read-only connection: a check never changes the file, and
+orphan rows are reported, never deleted. Legacy databases were written with foreign keys
+off, so they can hold rows whose user_id is NULL or names no user; memvault keeps them
+(adopting and migrating never delete a row) and this check says so.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from memvault.db import Database, parse_url
+from memvault.errors import DatabaseError
+from memvault.migrations import Migration, Migrator, VerifyResult, adoption
+from memvault.migrations.recorder import ENGINE_TABLES, LedgerRow, Recorder
+
+EXAMPLES = 5
+INTEGRITY_MESSAGES = 100
+OWNER_TABLE = "users"
+OWNER_COLUMN = "user_id"
+
+
+@dataclass(frozen=True)
+class ForeignKeyProblem:
+    """Rows of `table` whose foreign key into `parent` points at nothing."""
+
+    table: str
+    parent: str
+    rows: int
+    example_rowids: list[int]
+
+
+@dataclass(frozen=True)
+class OrphanRows:
+    """Rows of `table` that belong to no user: user_id NULL, or naming no user."""
+
+    table: str
+    null_user_id: int
+    missing_user: int
+    example_rowids: list[int]
+
+    @property
+    def total(self) -> int:
+        return self.null_user_id + self.missing_user
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    """The ledger against the schema: each applied migration's file and verify."""
+
+    state: str  # "managed", "legacy, not adopted yet" or "no ledger"
+    results: list[VerifyResult] = field(default_factory=list)
+    failed: list[LedgerRow] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.results) and not self.failed
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """What `db check` found; `ok` is False when anything is wrong."""
+
+    database: str
+    integrity: list[str]
+    foreign_keys: list[ForeignKeyProblem]
+    ledger: LedgerCheck
+    orphans: list[OrphanRows]
+    legacy_origin: str | None
+
+    @property
+    def integrity_ok(self) -> bool:
+        return self.integrity == ["ok"]
+
+    @property
+    def ok(self) -> bool:
+        return self.integrity_ok and not self.foreign_keys and self.ledger.ok and not self.orphans
+
+    def problems(self) -> list[str]:
+        """One short phrase per kind of problem found."""
+        found = []
+        if not self.integrity_ok:
+            found.append(f"integrity check ({len(self.integrity)} message(s))")
+        if self.foreign_keys:
+            rows = sum(p.rows for p in self.foreign_keys)
+            kept = f" (kept from {self.legacy_origin})" if self.legacy_origin else ""
+            found.append(f"{rows} row(s) break a foreign key{kept}")
+        if not self.ledger.ok:
+            bad = [f"{r.version:03d}_{r.name}" for r in self.ledger.results if not r.ok]
+            bad += [f"{r.version:03d}_{r.name} (failed)" for r in self.ledger.failed]
+            found.append("ledger: " + ", ".join(bad))
+        if self.orphans:
+            rows = sum(o.total for o in self.orphans)
+            found.append(f"{rows} orphan row(s) kept from {self.legacy_origin or 'earlier writes'}")
+        return found
+
+
+def check_database(location: str, migrations: Sequence[Migration]) -> CheckReport:
+    """Run every check on the database at `location` (read-only)."""
+    db = open_read_only(location)
+    try:
+        return CheckReport(
+            database=db.url.display,
+            integrity=integrity_messages(db),
+            foreign_keys=foreign_key_problems(db),
+            ledger=check_ledger(db, migrations),
+            orphans=orphan_rows(db),
+            legacy_origin=legacy_origin(db),
+        )
+    finally:
+        db.close()
+
+
+def open_read_only(location: str) -> Database:
+    """Open an existing database file so that nothing can be written to it."""
+    url = parse_url(location)
+    if url.path is None:
+        raise DatabaseError("db check needs a database file, not :memory:")
+    if not url.path.exists():
+        raise DatabaseError(f"database {url.path} does not exist")
+    if url.path.is_dir():
+        raise DatabaseError(f"{url.path} is a directory, not a SQLite database file")
+    uri = Path(url.path).resolve().as_uri() + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(f"{url.path}: {exc}") from exc
+    return Database(conn, url)
+
+
+def integrity_messages(db: Database) -> list[str]:
+    """PRAGMA integrity_check: ["ok"], or what is broken."""
+    try:
+        rows = db.query(f"PRAGMA integrity_check({INTEGRITY_MESSAGES})")
+    except sqlite3.DatabaseError as exc:
+        return [f"integrity check could not run: {exc}"]
+    return [str(r[0]) for r in rows]
+
+
+def foreign_key_problems(db: Database) -> list[ForeignKeyProblem]:
+    """PRAGMA foreign_key_check, grouped by child and parent table."""
+    groups: dict[tuple[str, str], list[int]] = {}
+    for row in db.query("PRAGMA foreign_key_check"):
+        rowids = groups.setdefault((str(row[0]), str(row[2])), [])
+        rowids.append(-1 if row[1] is None else int(row[1]))
+    return [
+        ForeignKeyProblem(table, parent, len(ids), sorted(ids)[:EXAMPLES])
+        for (table, parent), ids in sorted(groups.items())
+    ]
+
+
+def check_ledger(db: Database, migrations: Sequence[Migration]) -> LedgerCheck:
+    """Each applied migration: file unchanged (no drift) and its verify passing."""
+    migrator = Migrator(db, migrations, applied_by="memvault db check", dry_run=True)
+    status = migrator.status()
+    pending = [m.label for m in status.pending]
+    if status.adoption is not None:
+        return LedgerCheck("legacy, not adopted yet", pending=pending)
+    if not status.ledger_exists:
+        return LedgerCheck("no ledger", pending=pending)
+    return LedgerCheck("managed", migrator.verify().results, status.failed, pending)
+
+
+def orphan_rows(db: Database) -> list[OrphanRows]:
+    """Per table with a user_id column: rows whose user_id is NULL or names no user."""
+    if not db.table_exists(OWNER_TABLE):
+        return []
+    found = []
+    for table in _owned_tables(db):
+        orphans = _orphans_of(db, table)
+        if orphans.total:
+            found.append(orphans)
+    return found
+
+
+def _owned_tables(db: Database) -> list[str]:
+    rows = db.query(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+        "ORDER BY name"
+    )
+    skip = {OWNER_TABLE, *ENGINE_TABLES}
+    return [
+        str(r[0])
+        for r in rows
+        if str(r[0]) not in skip and db.column_exists(str(r[0]), OWNER_COLUMN)
+    ]
+
+
+def _orphans_of(db: Database, table: str) -> OrphanRows:
+    t = db.dialect.quote(table)
+    no_owner = f"NOT EXISTS (SELECT 1 FROM {OWNER_TABLE} u WHERE u.id = t.{OWNER_COLUMN})"
+    row = db.query(
+        f"SELECT coalesce(sum({OWNER_COLUMN} IS NULL), 0), "
+        f"coalesce(sum({OWNER_COLUMN} IS NOT NULL AND {no_owner}), 0) FROM {t} AS t"
+    )[0]
+    try:
+        examples = [
+            int(r[0])
+            for r in db.query(
+                f"SELECT rowid FROM {t} AS t WHERE {OWNER_COLUMN} IS NULL OR {no_owner} "
+                f"ORDER BY rowid LIMIT {EXAMPLES}"
+            )
+        ]
+    except sqlite3.OperationalError:  # a WITHOUT ROWID table
+        examples = []
+    return OrphanRows(table, int(row[0]), int(row[1]), examples)
+
+
+def legacy_origin(db: Database) -> str | None:
+    """Where the database came from, when it came from the legacy service."""
+    if adoption.needs_adoption(db):
+        return "a legacy database (not adopted yet)"
+    for entry in Recorder(db).history():
+        if entry.action == "adopt":
+            return f"the legacy database adopted on {entry.at}"
+    return None
