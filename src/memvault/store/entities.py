@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
-from memvault.store.columns import Clock, dump_json, load_enum, load_json, load_list
+from memvault.store.columns import Clock, dump_json, load_enum, load_json, load_list, row_values
 from memvault.store.models import (
     Entity,
     EntityFields,
@@ -27,7 +27,7 @@ _JSON_COLUMNS = ("tags", "relationships", "metadata")
 def entity_from_row(row: sqlite3.Row) -> Entity:
     """A trusted entities row as a record; broken legacy values are kept and noted."""
     problems: builtins.list[str] = []
-    values = {k: row[k] for k in row if k != "score"}
+    values = row_values(row, skip="score")
     values["entity_type"] = load_enum(row["entity_type"], EntityType, "entity_type", problems)
     values["person_type"] = load_enum(row["person_type"], PersonType, "person_type", problems)
     values["tags"] = load_list(row["tags"], "tags", problems)
@@ -103,7 +103,7 @@ class EntityRepository:
             row = self._run.one("entities.get", id=entity_id, user_id=user_id)
             if row is None:
                 return None
-            values = {k: row[k] for k in row} | storable(patch)
+            values = row_values(row) | storable(patch)
             values["updated_at"] = self._clock.now()
             for column in ("id", "user_id", "created_at", "last_interaction", "interaction_count"):
                 values.pop(column)

@@ -8,7 +8,7 @@ from datetime import date
 from typing import Any
 
 from memvault.errors import ValidationError
-from memvault.store.columns import Clock, dump_json, load_json
+from memvault.store.columns import Clock, dump_json, load_json, row_values
 from memvault.store.models import Interaction, InteractionFields, validate_fields
 from memvault.store.runner import QueryRunner
 from memvault.store.users import require_user
@@ -17,7 +17,7 @@ from memvault.store.users import require_user
 def interaction_from_row(row: sqlite3.Row) -> Interaction:
     """A trusted interactions row as a record; broken metadata is kept and noted."""
     problems: builtins.list[str] = []
-    values = {k: row[k] for k in row}
+    values = row_values(row)
     values["metadata"] = load_json(row["metadata"], "metadata", problems)
     return Interaction.model_construct(**values, problems=problems)
 

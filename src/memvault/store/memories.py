@@ -26,6 +26,7 @@ from memvault.store.columns import (
     load_enum,
     load_json,
     load_list,
+    row_values,
 )
 from memvault.store.models import (
     Memory,
@@ -147,7 +148,7 @@ class MemoryRepository:
                 self._check_entities(user_id, patch["entity_ids"])
             if patch.get("embedding") is not None:
                 self._check_dimension(user_id, len(patch["embedding"]), memory_id)
-            values = {k: row[k] for k in row} | storable(patch)
+            values = row_values(row) | storable(patch)
             values["updated_at"] = self._clock.now()
             for column in ("id", "user_id", "created_at"):
                 values.pop(column)

@@ -22,12 +22,12 @@ class QueryRunner:
         self._db = db
 
     def rows(self, name: str, /, **params: Any) -> list[sqlite3.Row]:
-        """Every row of a registered SELECT."""
+        """Every row of a registered query."""
         return self._db.query(catalog.sql(name), params)
 
     @contextmanager
     def iterate(self, name: str, /, **params: Any) -> Iterator[Iterator[sqlite3.Row]]:
-        """The rows of a registered SELECT, fetched as they are read; closed on leaving."""
+        """The rows of a registered query, fetched as they are read; closed on leaving."""
         cursor = self._db.execute(catalog.sql(name), params)
         try:
             yield iter(cursor)
@@ -35,7 +35,7 @@ class QueryRunner:
             cursor.close()
 
     def one(self, name: str, /, **params: Any) -> sqlite3.Row | None:
-        """The first row of a registered SELECT, or None."""
+        """The first row of a registered query, or None."""
         row: sqlite3.Row | None = self._db.execute(catalog.sql(name), params).fetchone()
         return row
 
@@ -48,7 +48,7 @@ class QueryRunner:
         return self._db.execute(catalog.sql(name), params).rowcount
 
     def insert(self, name: str, /, **params: Any) -> int:
-        """Run a registered INSERT; the rowid of the new row."""
+        """Run a registered insert; the rowid of the new row."""
         rowid = self._db.execute(catalog.sql(name), params).lastrowid
         assert rowid is not None
         return rowid

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from typing import Any
 
 from memvault.errors import ValidationError
-from memvault.store.columns import dump_json, load_enum, load_json
+from memvault.store.columns import dump_json, load_enum, load_json, row_values
 from memvault.store.models import ApiProvider, ApiUsage, UsageFields, UsageTotal, validate_fields
 from memvault.store.runner import QueryRunner
 from memvault.store.users import require_user
@@ -20,7 +20,7 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 def usage_from_row(row: sqlite3.Row) -> ApiUsage:
     """A trusted api_usage_tracking row as a record."""
     problems: list[str] = []
-    values = {k: row[k] for k in row}
+    values = row_values(row)
     values["api_provider"] = load_enum(row["api_provider"], ApiProvider, "api_provider", problems)
     values["metadata"] = load_json(row["metadata"], "metadata", problems)
     return ApiUsage.model_construct(**values, problems=problems)

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from memvault.errors import NotFoundError, ValidationError
-from memvault.store.columns import Clock, dump_json, load_bool, load_json
+from memvault.store.columns import Clock, dump_json, load_bool, load_json, row_values
 from memvault.store.models import User, UserFields, validate_fields, validate_patch
 from memvault.store.runner import QueryRunner
 
@@ -121,7 +121,7 @@ class UserRepository:
                 return None
             if "email" in patch:
                 self._check_email_free(patch["email"], user_id)
-            values = {k: row[k] for k in row} | _storable(patch)
+            values = row_values(row) | _storable(patch)
             values["updated_at"] = self._clock.now()
             self._run.execute(
                 "users.update", **_without(values, "id", "created_at"), user_id=user_id
@@ -135,7 +135,7 @@ class UserRepository:
             row = self._run.one("users.get", user_id=user_id)
             if row is None:
                 return None
-            values = {k: row[k] for k in row}
+            values = row_values(row)
             values |= {"api_key_hash": hash_api_key(key), "updated_at": self._clock.now()}
             self._run.execute(
                 "users.update", **_without(values, "id", "created_at"), user_id=user_id
