@@ -1,0 +1,294 @@
+"""Read a database's schema into plain values that can be compared, and clone it.
+
+Everything memvault keeps for itself (`schema_migrations*`) and everything SQLite makes on
+its own (`sqlite_*`, FTS5 shadow tables) is left out: a schema here is what migrations made.
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from dataclasses import dataclass, field
+
+from memvault.db import Database, connect
+
+INTERNAL_PREFIXES = ("sqlite_", "schema_migrations")
+
+
+@dataclass(frozen=True)
+class Column:
+    """One column as PRAGMA table_info reports it."""
+
+    name: str
+    type: str
+    notnull: bool
+    default: str | None
+    pk: int
+
+
+@dataclass(frozen=True)
+class ForeignKey:
+    """A foreign key: child columns -> parent table (columns), with its ON DELETE action."""
+
+    columns: tuple[str, ...]
+    parent: str
+    parent_columns: tuple[str | None, ...]
+    on_delete: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table or a virtual table, with its columns and foreign keys."""
+
+    name: str
+    kind: str  # "table" or "virtual"
+    columns: tuple[Column, ...]
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    sql: str = ""
+
+    def column(self, name: str) -> Column | None:
+        """The column called `name` (case-insensitive), or None."""
+        return next((c for c in self.columns if c.name.lower() == name.lower()), None)
+
+    @property
+    def rowid_alias(self) -> str | None:
+        """The INTEGER PRIMARY KEY column, which is the rowid itself."""
+        pks = [c for c in self.columns if c.pk]
+        if len(pks) == 1 and pks[0].type.upper() == "INTEGER":
+            return pks[0].name
+        return None
+
+
+@dataclass(frozen=True)
+class IndexKey:
+    """One key term of an index: a column name or an expression, its direction and collation."""
+
+    term: str
+    desc: bool = False
+    collation: str = "BINARY"
+    is_expression: bool = False
+
+    def render(self) -> str:
+        return self.term + (" DESC" if self.desc else "")
+
+
+@dataclass(frozen=True)
+class Index:
+    """An index: its key terms, uniqueness, origin (c = CREATE INDEX, u = UNIQUE, pk) and WHERE."""
+
+    name: str
+    table: str
+    keys: tuple[IndexKey, ...]
+    unique: bool
+    origin: str
+    where: str | None = None
+    sql: str | None = None
+
+    @property
+    def is_auto(self) -> bool:
+        """Made by SQLite for a PRIMARY KEY or UNIQUE constraint (cannot be dropped)."""
+        return self.origin in ("u", "pk")
+
+    def describe(self) -> str:
+        cols = ", ".join(k.render() for k in self.keys)
+        text = f"{self.table}({cols})"
+        return text + (f" WHERE {self.where}" if self.where else "")
+
+
+@dataclass(frozen=True)
+class Schema:
+    """Tables, indexes (constraint autoindexes included), triggers and views, by name."""
+
+    tables: dict[str, Table] = field(default_factory=dict)
+    indexes: dict[str, Index] = field(default_factory=dict)
+    triggers: dict[str, str] = field(default_factory=dict)
+    views: dict[str, str] = field(default_factory=dict)
+    trigger_tables: dict[str, str] = field(default_factory=dict)
+
+    def indexes_on(self, table: str) -> list[Index]:
+        return [i for i in self.indexes.values() if i.table == table]
+
+
+def is_internal(name: str) -> bool:
+    """memvault's ledger tables and SQLite's own objects."""
+    return name.lower().startswith(INTERNAL_PREFIXES)
+
+
+_TOKEN = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`[^`]*`|\[[^\]]*\]|\s+|.", re.S)
+
+
+def normalize_sql(sql: str) -> str:
+    """SQL text in one canonical spelling: lower case outside quotes, single spaces,
+    no spaces around brackets and commas, no trailing semicolon."""
+    out: list[str] = []
+    for tok in _TOKEN.findall(sql.strip().rstrip(";")):
+        if tok.isspace():
+            out.append(" ")
+        elif tok[0] in "'\"`[":
+            out.append(tok)
+        else:
+            out.append(tok.lower())
+    text = "".join(out)
+    text = re.sub(r" ?([(),;]) ?", r"\1", text)
+    return re.sub(r" +", " ", text).strip()
+
+
+def read_schema(db: Database) -> Schema:
+    """The schema of `db`'s main database, memvault's and SQLite's own objects left out."""
+    kinds = {
+        r[0]: r[1]
+        for r in db.query("SELECT name, type FROM pragma_table_list WHERE schema = 'main'")
+    }
+    schema = Schema()
+    rows = db.query("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY rowid")
+    for kind, name, table, sql in rows:
+        if is_internal(name) or is_internal(table):
+            continue
+        if kind == "table" and kinds.get(name) in ("table", "virtual"):
+            schema.tables[name] = _read_table(db, name, kinds[name], sql or "")
+        elif kind == "trigger":
+            schema.triggers[name] = normalize_sql(sql or "")
+            schema.trigger_tables[name] = table
+        elif kind == "view":
+            schema.views[name] = normalize_sql(sql or "")
+    for table in schema.tables.values():
+        if table.kind == "table":
+            for index in _read_indexes(db, table.name):
+                schema.indexes[index.name] = index
+    return schema
+
+
+def _read_table(db: Database, name: str, kind: str, sql: str) -> Table:
+    cols = tuple(
+        Column(
+            r["name"], (r["type"] or "").upper(), bool(r["notnull"]), r["dflt_value"], int(r["pk"])
+        )
+        for r in db.query("SELECT * FROM pragma_table_info(?)", (name,))
+    )
+    fks: dict[int, list[sqlite3.Row]] = {}
+    if kind == "table":
+        for r in db.query("SELECT * FROM pragma_foreign_key_list(?)", (name,)):
+            fks.setdefault(int(r["id"]), []).append(r)
+    foreign_keys = tuple(
+        ForeignKey(
+            tuple(r["from"] for r in group),
+            group[0]["table"],
+            tuple(r["to"] for r in group),
+            group[0]["on_delete"],
+        )
+        for _, group in sorted(fks.items())
+    )
+    return Table(name, kind, cols, foreign_keys, normalize_sql(sql))
+
+
+def _read_indexes(db: Database, table: str) -> list[Index]:
+    indexes = []
+    for row in db.query("SELECT * FROM pragma_index_list(?)", (table,)):
+        name = row["name"]
+        sql = db.scalar("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,))
+        expressions = _key_texts(sql) if sql else []
+        keys = []
+        for pos, k in enumerate(
+            db.query("SELECT * FROM pragma_index_xinfo(?) WHERE key = 1", (name,))
+        ):
+            is_expr = k["cid"] == -2
+            term = expressions[pos] if is_expr and pos < len(expressions) else (k["name"] or "?")
+            keys.append(IndexKey(term, bool(k["desc"]), k["coll"] or "BINARY", is_expr))
+        indexes.append(
+            Index(
+                name=name,
+                table=table,
+                keys=tuple(keys),
+                unique=bool(row["unique"]),
+                origin=row["origin"],
+                where=_where_text(sql) if row["partial"] and sql else None,
+                sql=sql,
+            )
+        )
+    return indexes
+
+
+def _key_list_span(sql: str) -> tuple[int, int]:
+    """Where the parenthesised key list of a CREATE INDEX starts and ends."""
+    on = re.search(r"\bON\s+[\w\"`\[\]]+\s*\(", sql, re.I)
+    if on is None:
+        return (0, 0)
+    start = on.end() - 1
+    depth = 0
+    for pos in range(start, len(sql)):
+        if sql[pos] == "(":
+            depth += 1
+        elif sql[pos] == ")":
+            depth -= 1
+            if depth == 0:
+                return (start + 1, pos)
+    return (start + 1, len(sql))
+
+
+def _key_texts(sql: str) -> list[str]:
+    start, end = _key_list_span(sql)
+    parts = split_top_level(sql[start:end], ",")
+    cleaned = []
+    for part in parts:
+        text = re.sub(r"\s+(ASC|DESC)\s*$", "", part.strip(), flags=re.I)
+        text = re.sub(r"\s+COLLATE\s+\w+\s*$", "", text, flags=re.I)
+        cleaned.append(normalize_sql(text))
+    return cleaned
+
+
+def _where_text(sql: str) -> str | None:
+    _, end = _key_list_span(sql)
+    match = re.match(r"\s*\)\s*WHERE\s+(.*)$", sql[end:], re.I | re.S)
+    return normalize_sql(match.group(1)) if match else None
+
+
+def split_top_level(text: str, sep: str) -> list[str]:
+    """Split on `sep` where it is outside brackets and quotes."""
+    parts: list[str] = []
+    depth = 0
+    current: list[str] = []
+    for tok in _TOKEN.findall(text):
+        if tok == "(":
+            depth += 1
+        elif tok == ")":
+            depth -= 1
+        if tok == sep and depth == 0:
+            parts.append("".join(current))
+            current = []
+        else:
+            current.append(tok)
+    parts.append("".join(current))
+    return [p for p in parts if p.strip()]
+
+
+def clone_schema(db: Database) -> Database:
+    """An empty in-memory database with `db`'s schema and planner statistics.
+
+    Query plans depend on the schema and on sqlite_stat1, not on the rows, so plans read
+    here match the original's, and trial indexes are built instantly.
+    """
+    clone = connect(":memory:")
+    kinds = {
+        r[0]: r[1]
+        for r in db.query("SELECT name, type FROM pragma_table_list WHERE schema = 'main'")
+    }
+    order = {"table": 0, "index": 1, "view": 2, "trigger": 3}
+    rows = db.query(
+        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid"
+    )
+    for _kind, name, sql in sorted(rows, key=lambda r: order.get(r[0], 9)):
+        if name.startswith("sqlite_") or kinds.get(name) == "shadow":
+            continue
+        clone.execute(sql)
+    _copy_stats(db, clone)
+    return clone
+
+
+def _copy_stats(source: Database, clone: Database) -> None:
+    if not source.table_exists("sqlite_stat1"):
+        return
+    clone.execute("ANALYZE")
+    clone.execute("DELETE FROM sqlite_stat1")
+    rows = [tuple(r) for r in source.query("SELECT tbl, idx, stat FROM sqlite_stat1")]
+    clone.executemany("INSERT INTO sqlite_stat1 (tbl, idx, stat) VALUES (?, ?, ?)", rows)
+    clone.execute("ANALYZE sqlite_master")  # reload the statistics
