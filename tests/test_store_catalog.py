@@ -104,9 +104,13 @@ def _workout(store: MemoryStore) -> None:
     store.entities.update(user.id, entity.id, notes="admiral")
     store.entities.record_interaction(user.id, entity.id)
     memory = store.memories.create(
-        user.id, title="Tea", content="green tea", memory_type="preference",
-        entity_ids=[entity.id], embedding=[1.0, 0.0],
-    )  # fmt: skip
+        user.id,
+        title="Tea",
+        content="green tea",
+        memory_type="preference",
+        entity_ids=[entity.id],
+        embedding=[1.0, 0.0],
+    )
     store.memories.create_many(
         user.id, [{"title": "x", "content": "y", "memory_type": "MEMORY", "embedding": [0, 1]}]
     )
@@ -120,8 +124,9 @@ def _workout(store: MemoryStore) -> None:
     store.entities.delete(user.id, entity.id)
     store.interactions.add(user.id, user_prompt="hi", assistant_response="hello")
     store.interactions.list(user.id, "2000-01-01", "2100-01-01")
-    store.usage.record(user.id, api_provider="openai", model="m", cost_usd=0.1,
-                       operation_type="chat")  # fmt: skip
+    store.usage.record(
+        user.id, api_provider="openai", model="m", cost_usd=0.1, operation_type="chat"
+    )
     store.usage.daily_totals(user.id, "2000-01-01", "2100-01-01")
     store.usage.monthly_totals(user.id, "2000-01", "2100-12")
     store.users.delete(other.id)
