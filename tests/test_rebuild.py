@@ -357,3 +357,14 @@ def test_foreign_keys_flag_must_be_a_bool(tmp_path: Path) -> None:
         MigrationLoadError, match="003_rebuild.py: foreign_keys must be True or False"
     ):
         load_migrations(folder)
+
+
+def test_switching_foreign_keys_inside_a_migration_points_at_the_flag(
+    tmp_path: Path, db_path: Path
+) -> None:
+    source = (
+        "def up(ctx):\n    ctx.execute('PRAGMA foreign_keys = OFF')\n\ndef down(ctx):\n    pass\n"
+    )
+    folder = migrations_with(tmp_path, source)
+    with pytest.raises(MigrationError, match=r"put `foreign_keys = False` in the file"):
+        migrate(db_path, folder)

@@ -116,9 +116,12 @@ class MigrationContext:
     def _check(self, sql: str) -> None:
         if _FORBIDDEN.match(_without_leading_comments(sql)):
             first = sql.strip().split(None, 2)[:2]
+            hint = ""
+            if re.search(r"\bforeign_keys\b", sql, re.IGNORECASE):
+                hint = " (to run with foreign keys off, put `foreign_keys = False` in the file)"
             raise MigrationError(
                 f"{self.migration.filename}: {' '.join(first)!r} is not allowed inside a "
-                "migration: each migration runs in one transaction that memvault controls",
+                f"migration: each migration runs in one transaction that memvault controls{hint}",
                 self.migration.version,
             )
 
