@@ -71,7 +71,8 @@ def text_to_blob(text: str) -> bytes:
         if type(value) is not float and type(value) is not int:
             raise Unconvertible(f"element {index} is not a number: {json.dumps(value)[:40]}")
     try:
-        vector = np.asarray(parsed, dtype=np.float64).astype(FLOAT32_LE)
+        with np.errstate(over="ignore"):  # overflow shows as infinity, refused below
+            vector = np.asarray(parsed, dtype=np.float64).astype(FLOAT32_LE)
     except OverflowError:
         raise Unconvertible("a value is beyond float32 range") from None
     if not np.isfinite(vector).all():
