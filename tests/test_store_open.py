@@ -65,8 +65,9 @@ def test_legacy_database_is_adopted_and_its_broken_rows_load(legacy_v1: Path) ->
         assert clean.problems == [] and "problems" not in clean.model_dump(by_alias=True)
         hits = store.memories.search("user-0", "naïve emoji")
         assert [h.memory.title for h in hits] == ["日本語のメモ"]
-        # No tenant ever sees the rows without an owner or whose owner is gone.
-        assert store.memories.search("ghost-user", "orphan") == []
+        # A row whose user_id is NULL belongs to no tenant: nobody's search finds it.
+        for user_id in ("user-0", "user-1", "user-2", "", "NULL"):
+            assert store.memories.search(user_id, "whose user_id is NULL") == []
 
 
 def test_legacy_rows_read_before_the_blob_migration(legacy_v1: Path, migrations_dir: Path) -> None:
