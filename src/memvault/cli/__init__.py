@@ -3,7 +3,18 @@
 from __future__ import annotations
 
 # Importing a module registers its commands on the root group.
-from memvault.cli import db, db_check, db_ops, memory, migrate, migrate_test, schema, user  # noqa: F401
+from memvault.cli import (  # noqa: F401
+    bench,
+    db,
+    db_backup,
+    db_check,
+    db_ops,
+    memory,
+    migrate,
+    migrate_test,
+    schema,
+    user,
+)
 from memvault.cli.app import cli
 
 

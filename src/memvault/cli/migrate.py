@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
 from rich.table import Table
 
 from memvault.cli.app import EXIT_FAILURE, AppContext, cli
+from memvault.cli.db_backup import backup_before_change, backup_option, backup_requested
 from memvault.cli.output import MigrationReporter, console, emit_json, info
 from memvault.db import Database, connect, parse_url, snapshot
 from memvault.errors import ConfigError
@@ -68,6 +70,7 @@ def open_migrator(
 def change_options(func: Any) -> Any:
     """Options shared by every command that changes the schema."""
     func = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(func)
+    func = backup_option(func)
     func = click.option(
         "--lock-timeout",
         type=click.FloatRange(min=0),
@@ -94,6 +97,7 @@ def _run_change(
     arg: int | None,
 ) -> None:
     reporter = MigrationReporter(dry_run=dry_run, quiet=as_json)
+    backup = backup_before_change(app) if backup_requested() and not dry_run else None
     with open_migrator(app, dry_run=dry_run, reporter=reporter, lock_timeout=lock_timeout) as m:
         if action == "up":
             results = m.up(arg, allow_drift=allow_drift)
@@ -103,7 +107,7 @@ def _run_change(
             assert arg is not None
             results = m.to(arg, allow_drift=allow_drift)
         version = m.status().current_version
-    _report_change(app, results, reporter, version, dry_run=dry_run, as_json=as_json)
+    _report_change(app, results, reporter, version, dry_run=dry_run, as_json=as_json, backup=backup)
 
 
 def _report_change(
@@ -114,12 +118,14 @@ def _report_change(
     *,
     dry_run: bool,
     as_json: bool,
+    backup: Path | None = None,
 ) -> None:
     if as_json:
         emit_json(
             {
                 "database": app.settings.database,
                 "dry_run": dry_run,
+                "backup": None if backup is None else str(backup),
                 "current_version": version,
                 "notes": reporter.notes,
                 "steps": [
