@@ -368,3 +368,45 @@ def test_switching_foreign_keys_inside_a_migration_points_at_the_flag(
     folder = migrations_with(tmp_path, source)
     with pytest.raises(MigrationError, match=r"put `foreign_keys = False` in the file"):
         migrate(db_path, folder)
+
+
+SELF_REFERENCING = """CREATE TABLE notes (
+  id INTEGER PRIMARY KEY,
+  parent_id INTEGER REFERENCES notes(id) ON DELETE CASCADE,
+  body TEXT{extra}
+)"""
+
+
+@pytest.mark.parametrize("flag", ["", "foreign_keys = False"])
+def test_a_self_referencing_table_never_loses_rows(
+    tmp_path: Path, db_path: Path, flag: str
+) -> None:
+    """With foreign keys on, dropping the old table would cascade into the copy."""
+    old, new = SELF_REFERENCING.format(extra=""), SELF_REFERENCING.format(extra=" NOT NULL")
+    source = f'''
+{flag}
+
+
+def up(ctx):
+    ctx.rebuild_table("notes", """{new}""", columns={{"body": "coalesce(body, '')"}})
+
+
+def down(ctx):
+    pass
+'''
+    folder = migrations_with(tmp_path, source)
+    migrate(db_path, folder, target=2)
+    conn = sqlite3.connect(db_path)
+    conn.execute(old)
+    conn.executemany("INSERT INTO notes VALUES (?, ?, ?)", [(1, None, "root"), (2, 1, None)])
+    conn.commit()
+    conn.close()
+    if flag:
+        migrate(db_path, folder)
+    else:
+        with pytest.raises(MigrationError, match="foreign_keys = False"):
+            migrate(db_path, folder)
+    conn = sqlite3.connect(db_path)
+    rows = conn.execute("SELECT * FROM notes ORDER BY id").fetchall()
+    conn.close()
+    assert rows == ([(1, None, "root"), (2, 1, "")] if flag else [(1, None, "root"), (2, 1, None)])

@@ -94,7 +94,7 @@ def rebuild_table(
     _check_triggers_fit(dependents, set(old_columns) - set(new_columns), culprit, table)
     fts_tables = external_fts_tables(db, table)
     sequence = _sequence(db, table)
-    related = [table, *referencing_tables(db, table)]
+    related = [table, *(t for t in referencing_tables(db, table) if t != temp)]
     before = foreign_key_violations(db, related)
 
     targets = list(copy)
@@ -141,17 +141,23 @@ def _check_preconditions(ctx: MigrationContext, table: str) -> None:
         raise MigrationError(f"{culprit}: rebuild_table: table {table!r} does not exist")
     if foreign_keys_enabled(db):
         related = referencing_tables(db, table) + referenced_tables(db, table)
+        if _has_foreign_keys(db, table):  # a key on itself counts: a drop would cascade
+            related.append(table)
         if related:
             raise MigrationError(_fk_on_message(culprit, table, related))
 
 
 def _refuse_new_relations(ctx: MigrationContext, table: str, temp: str) -> None:
-    """With foreign keys on, the copy would enforce a key the new definition adds."""
+    """With foreign keys on, the copy would enforce the new definition's keys (and a key
+    naming `table` would point at the old table, whose drop would cascade into the copy)."""
     db = ctx.db
-    if foreign_keys_enabled(db):
-        parents = [p for p in referenced_tables(db, temp) if p.lower() != table.lower()]
-        if parents:
-            raise MigrationError(_fk_on_message(ctx.migration.filename, table, parents))
+    if foreign_keys_enabled(db) and _has_foreign_keys(db, temp):
+        parents = referenced_tables(db, temp)
+        raise MigrationError(_fk_on_message(ctx.migration.filename, table, parents))
+
+
+def _has_foreign_keys(db: Database, table: str) -> bool:
+    return bool(db.query("SELECT 1 FROM pragma_foreign_key_list(?) LIMIT 1", (table,)))
 
 
 def _fk_on_message(culprit: str, table: str, related: list[str]) -> str:
