@@ -363,7 +363,10 @@ def _open(path: Path, *, read_only: bool = False) -> Iterator[sqlite3.Connection
 
 
 def _check_integrity(conn: sqlite3.Connection, name: Path) -> None:
-    problems = [str(r[0]) for r in conn.execute("PRAGMA integrity_check")]
+    try:
+        problems = [str(r[0]) for r in conn.execute("PRAGMA integrity_check")]
+    except sqlite3.DatabaseError as exc:
+        raise ValidationError(f"{name} fails integrity_check: {exc}") from exc
     if problems != ["ok"]:
         raise ValidationError(f"{name} fails integrity_check: {problems[0]}")
 
