@@ -223,9 +223,18 @@ def down(ctx):
 '''
     folder = migrations_with(tmp_path, source)
     migrate(legacy_with_gap, folder, target=2)
+    conn = sqlite3.connect(legacy_with_gap)
+    conn.execute("DELETE FROM users WHERE id = 'user-1'")  # a rowid gap to keep
+    conn.commit()
+    users_sql = "SELECT rowid, id, email, coalesce(name, '') FROM users ORDER BY rowid"
+    users_before = conn.execute(users_sql).fetchall()
+    conn.close()
     before = state(legacy_with_gap)
     migrate(legacy_with_gap, folder)
     after = state(legacy_with_gap)
+    conn = sqlite3.connect(legacy_with_gap)
+    assert conn.execute(users_sql).fetchall() == users_before  # rowids kept, no id alias
+    conn.close()
     assert after["rows"] == before["rows"]
     assert after["other_rows"] == before["other_rows"]
     assert after["fk_violations"] == before["fk_violations"]

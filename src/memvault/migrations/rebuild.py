@@ -97,16 +97,7 @@ def rebuild_table(
     related = [table, *(t for t in referencing_tables(db, table) if t != temp)]
     before = foreign_key_violations(db, related)
 
-    targets = list(copy)
-    sources = [copy[c] for c in targets]
-    if _keeps_rowid_apart(db, table, temp):
-        targets.insert(0, "rowid")
-        sources.insert(0, "rowid")
-    ctx.execute(
-        f"INSERT INTO {q(temp)} ({', '.join(q(c) if c != 'rowid' else c for c in targets)}) "
-        f"SELECT {', '.join(sources)} FROM {q(table)}"
-    )
-    rows = db.row_count(temp)
+    rows = _copy_rows(ctx, table, temp, copy)
     ctx.execute(f"DROP TABLE {q(table)}")
     with _legacy_alter_table(db):
         ctx.execute(f"ALTER TABLE {q(temp)} RENAME TO {q(table)}")
@@ -278,6 +269,23 @@ def _keeps_rowid_apart(db: Database, table: str, temp: str) -> bool:
 def _without_rowid(db: Database, table: str) -> bool:
     sql = db.scalar("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,))
     return bool(sql and _WITHOUT_ROWID.search(sql))
+
+
+# -- the copy ---------------------------------------------------------------------
+
+
+def _copy_rows(ctx: MigrationContext, table: str, temp: str, copy: dict[str, str]) -> int:
+    """INSERT ... SELECT every row into the new table, keeping rowids; the row count."""
+    q = ctx.db.dialect.quote
+    targets = [q(c) for c in copy]
+    sources = list(copy.values())
+    if _keeps_rowid_apart(ctx.db, table, temp):
+        targets.insert(0, "rowid")
+        sources.insert(0, "rowid")
+    ctx.execute(
+        f"INSERT INTO {q(temp)} ({', '.join(targets)}) SELECT {', '.join(sources)} FROM {q(table)}"
+    )
+    return ctx.db.row_count(temp)
 
 
 # -- after ------------------------------------------------------------------------
