@@ -309,3 +309,29 @@ def test_backup_is_consistent_while_another_process_writes(
     assert torn == 0 and orphans == 0
     assert first <= saved < last, (first, saved, last)  # writes went on during the copy
     assert result.pages > 100
+
+
+def test_migrate_backup_option_backs_up_before_changing_anything(
+    run: Callable[..., Result], db_path: Path, tmp_path: Path
+) -> None:
+    assert run("migrate", "up", "--to", "1").exit_code == 0
+    result = run("migrate", "up", "--backup", "--json")
+    assert result.exit_code == 0, result.output
+    path = Path(json.loads(result.stdout)["backup"])
+    assert path.parent == db_path.parent and path.name.startswith("memvault.db.backup-")
+    assert f"written to {path}" in result.output
+    assert inspect_backup(path).ledger_version == 1  # taken before anything changed
+    result = run("migrate", "down", "--dry-run", "--backup")
+    assert result.exit_code == 0
+    assert list(tmp_path.glob("memvault.db.backup-*")) == [path]  # a dry run takes none
+    result = run("migrate", "to", "1", "--backup")
+    assert result.exit_code == 0, result.output
+    assert len(list(tmp_path.glob("memvault.db.backup-*"))) == 2
+
+
+def test_migrate_backup_on_a_new_database_says_there_is_nothing_to_back_up(
+    run: Callable[..., Result], db_path: Path
+) -> None:
+    result = run("migrate", "up", "--backup")
+    assert result.exit_code == 0
+    assert "No backup taken" in result.output and "does not exist yet" in result.output
