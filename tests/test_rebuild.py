@@ -8,6 +8,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from memvault.config import BUILTIN_MIGRATIONS
 from memvault.db import connect
@@ -419,3 +421,59 @@ def down(ctx):
     rows = conn.execute("SELECT * FROM notes ORDER BY id").fetchall()
     conn.close()
     assert rows == ([(1, None, "root"), (2, 1, "")] if flag else [(1, None, "root"), (2, 1, None)])
+
+
+texts = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+    max_size=40,
+)
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    rows=st.lists(st.tuples(texts, texts, st.none() | st.sampled_from([0, 1])), max_size=30),
+    deleted=st.sets(st.integers(min_value=1, max_value=30)),
+)
+def test_any_rows_survive_a_rebuild_with_ids_and_search(
+    tmp_path: Path, rows: list[tuple[str, str, int | None]], deleted: set[int]
+) -> None:
+    folder = tmp_path / "prop"
+    if not folder.exists():
+        folder.mkdir()
+        migrations_with(folder, REBUILD_MEMORIES)
+    migrations = load_migrations(folder / "migrations")
+    with connect(":memory:") as db:
+        Migrator(db, migrations, applied_by="t").up(2)
+        db.executemany(
+            "INSERT INTO memories (title, content, memory_type, is_archived, created_at, "
+            "updated_at) VALUES (?, ?, 'MEMORY', ?, 'c', 'u')",
+            rows,
+        )
+        db.execute(f"DELETE FROM memories WHERE id IN ({','.join(map(str, deleted)) or 0})")
+        words = {w for title, content, _ in rows for w in (title + " " + content).split()}
+        terms = ['"' + w.replace('"', '""') + '"' for w in sorted(words)[:5]]
+
+        def search() -> list[list[int]]:
+            return [
+                [
+                    r[0]
+                    for r in db.query(
+                        "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? ORDER BY rowid",
+                        (term,),
+                    )
+                ]
+                for term in terms
+            ]
+
+        before = [tuple(r) for r in db.query("SELECT * FROM memories ORDER BY id")]
+        seq = db.scalar("SELECT seq FROM sqlite_sequence WHERE name = 'memories'")
+        found = search()
+        Migrator(db, migrations, applied_by="t").up()
+        after = [tuple(r) for r in db.query("SELECT * FROM memories ORDER BY id")]
+        expected = [(*r[:10], 0 if r[10] is None else r[10], *r[11:]) for r in before]
+        assert after == expected
+        assert db.scalar("SELECT seq FROM sqlite_sequence WHERE name = 'memories'") == seq
+        assert search() == found
+        db.execute("INSERT INTO memories_fts(memories_fts, rank) VALUES ('integrity-check', 1)")

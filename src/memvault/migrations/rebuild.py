@@ -309,9 +309,13 @@ def _legacy_alter_table(db: Database) -> Iterator[None]:
 
 def _restore_sequence(ctx: MigrationContext, table: str, sequence: int | None) -> None:
     """Keep the AUTOINCREMENT counter: ids of deleted rows are never handed out again."""
-    if sequence is None or not ctx.db.table_exists("sqlite_sequence"):
+    if not ctx.db.table_exists("sqlite_sequence"):
         return
     current = ctx.db.scalar("SELECT seq FROM sqlite_sequence WHERE name = ?", (table,))
+    if sequence is None:
+        if current == 0:  # the copy of an empty table left a counter the old one never had
+            ctx.execute("DELETE FROM sqlite_sequence WHERE name = ?", (table,))
+        return
     if current is None:
         if "AUTOINCREMENT" not in str(_table_sql(ctx.db, table)).upper():
             return
