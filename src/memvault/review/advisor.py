@@ -82,10 +82,7 @@ def propose(
         for table in tables:
             best = _best_candidate(db, schema, query, table)
             if best is None:
-                tried = "; ".join(c.describe() for c in candidates(table, query.shape))
-                unfixable[query.plan.name] = (
-                    f"no single index on {table} removes it: the planner used none of {tried}"
-                )
+                unfixable[query.plan.name] = _why_unfixable(table, query.shape)
                 continue
             proposal, removed = best
             kept = found.setdefault(proposal.key, proposal)
@@ -93,6 +90,19 @@ def propose(
             kept.fixes.extend(f"{query.plan.name}: {r}" for r in removed)
     merged = _drop_subsumed(db, schema, list(found.values()), {q.plan.name: q for q in queries})
     return merged, unfixable
+
+
+def _why_unfixable(table: str, shape: QueryShape) -> str:
+    tried = "; ".join(c.describe() for c in candidates(table, shape))
+    reason = f"no single index on {table} removes it (the planner used none of {tried})"
+    filt = shape.filters.get(table)
+    for text, column in filt.expressions if filt else []:
+        reason += (
+            f"; the query filters on {text}, an expression, which an index on {column} cannot "
+            f"serve together with the order: a range on {column} itself "
+            f"({column} >= :start AND {column} < :end) would let one index filter and order"
+        )
+    return reason
 
 
 def _best_candidate(

@@ -48,6 +48,9 @@ _EQ_CONST = re.compile(rf"^{_COL}\s*(?:=|==|IS)\s*(?P<v>{_CONST})$", re.I)
 _IS_NULL = re.compile(rf"^{_COL}\s+IS\s+(?P<v>NOT\s+NULL|NULL)$", re.I)
 _IN = re.compile(rf"^{_COL}\s+IN\s*\(", re.I)
 _RANGE = re.compile(rf"^{_COL}\s*(?:<|>|<=|>=|\s+BETWEEN\s+)", re.I)
+_EXPR = re.compile(
+    r"^(?P<f>\w+)\s*\(\s*(?:(?P<q>\w+)\.)?(?P<c>\w+)\s*\)\s*(?:=|==|<|>|<=|>=|BETWEEN\b|IN\b)", re.I
+)
 _JOIN_EQ = re.compile(r"^(?P<q1>\w+)\.(?P<c1>\w+)\s*=\s*(?P<q2>\w+)\.(?P<c2>\w+)$", re.I)
 _LIKE = re.compile(rf"{_COL}\s+(?:NOT\s+)?LIKE\s+(?P<v>{_PARAM}|'(?:[^']|'')*')", re.I)
 _ORDER_TERM = re.compile(
@@ -73,6 +76,7 @@ class TableFilter:
     within: list[str] = field(default_factory=list)  # column IN (...)
     ranges: list[str] = field(default_factory=list)  # column < ?, BETWEEN ...
     likes: list[tuple[str, bool]] = field(default_factory=list)  # (column, leading wildcard)
+    expressions: list[tuple[str, str]] = field(default_factory=list)  # ("date(created_at)", column)
 
 
 @dataclass
@@ -116,8 +120,10 @@ def parse_shape(
 
 
 def _read_tables(text: str, shape: QueryShape) -> None:
+    not_alias = "|".join(sorted(_KEYWORDS))
     pattern = re.compile(
-        r"\b(?:FROM|JOIN|UPDATE|INTO)\s+(?P<t>\w+)(?:\s+(?:AS\s+)?(?P<a>\w+))?", re.I
+        rf"\b(?:FROM|JOIN|UPDATE|INTO)\s+(?P<t>\w+)(?:\s+(?:AS\s+)?(?!(?:{not_alias})\b)(?P<a>\w+))?",
+        re.I,
     )
     for match in pattern.finditer(_outside_brackets(text)):
         table = match.group("t")
@@ -200,6 +206,13 @@ def _read_term(term: str, shape: QueryShape, cols: Mapping[str, set[str]], param
             shape.filter_for(table).likes.append(
                 (like.group("c"), _leading_wildcard(like.group("v"), params))
             )
+    expr = _EXPR.match(term)
+    if expr:
+        table = _owner(expr.group("q"), expr.group("c"), shape, cols)
+        if table:
+            text = f"{expr.group('f')}({expr.group('c')})"
+            shape.filter_for(table).expressions.append((text, expr.group("c")))
+        return
     join = _JOIN_EQ.match(term)
     if join:
         for q, c in ((join.group("q1"), join.group("c1")), (join.group("q2"), join.group("c2"))):
