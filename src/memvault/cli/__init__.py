@@ -4,6 +4,7 @@ from __future__ import annotations
 
 # Importing a module registers its commands on the root group.
 from memvault.cli import (  # noqa: F401
+    bench,
     db,
     db_backup,
     db_check,

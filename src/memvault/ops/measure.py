@@ -64,16 +64,26 @@ class Timing:
 
 def time_calls(func: Callable[[], Any], *, repeat: int, warmup: int) -> Timing:
     """Call `func` `warmup` times untimed, then `repeat` times timed one by one."""
+    return time_interleaved([func], repeat=repeat, warmup=warmup)[0]
+
+
+def time_interleaved(
+    funcs: Sequence[Callable[[], Any]], *, repeat: int, warmup: int
+) -> list[Timing]:
+    """Time several functions in rounds (each called once per round, in order), so that
+    a slow spell on a shared machine falls on all of them alike rather than on one."""
     if repeat < 1:
         raise ValueError("repeat must be at least 1")
     for _ in range(warmup):
-        func()
-    samples: list[int] = []
+        for func in funcs:
+            func()
+    samples: list[list[int]] = [[] for _ in funcs]
     for _ in range(repeat):
-        started = time.perf_counter_ns()
-        func()
-        samples.append(time.perf_counter_ns() - started)
-    return Timing.from_ns(samples)
+        for func, timings in zip(funcs, samples, strict=True):
+            started = time.perf_counter_ns()
+            func()
+            timings.append(time.perf_counter_ns() - started)
+    return [Timing.from_ns(timings) for timings in samples]
 
 
 def ratio(numerator: float, denominator: float) -> float | None:

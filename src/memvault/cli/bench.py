@@ -1,0 +1,133 @@
+"""`memvault bench`: measure the store on a synthetic dataset; a thin shell over memvault.ops."""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+import click
+from rich.table import Table
+
+from memvault.cli.app import cli
+from memvault.cli.output import console, emit_json, info
+from memvault.ops.bench import DEFAULT_SEED, iter_rows, run_bench
+from memvault.ops.benchdata import SIZES
+
+
+@cli.command()
+@click.option(
+    "--size",
+    type=click.Choice(["small", "medium", "large", "tiny"]),
+    default="small",
+    show_default=True,
+    help="Dataset size: small runs in under a minute; medium and large take longer; "
+    "tiny is for tests.",
+)
+@click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Data seed.")
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def bench(size: str, seed: int, as_json: bool) -> None:
+    """Time listing, search, similar() and create_many against raw sqlite3.
+
+    Builds a seeded dataset in a temporary file at the legacy schema (version 1), times the
+    queries, applies the migrations and times them again. Reports p50/p95/p99, before ÷
+    after, and memvault ÷ raw for the same SQL. The -d/--database option is not used.
+    """
+    report = run_bench(SIZES[size], seed=seed, progress=info)
+    seed_arg = [] if seed == DEFAULT_SEED else ["--seed", str(seed)]
+    report["command"] = shlex.join(
+        ["memvault", "bench", "--size", size, *seed_arg, *(["--json"] if as_json else [])]
+    )
+    if as_json:
+        emit_json(report)
+    else:
+        _print(report)
+
+
+def _print(report: dict[str, Any]) -> None:
+    out = console()
+    d = report["dataset"]
+    out.print(
+        f"Dataset ({report['size']}, seed {report['seed']}): {d['users']} users x "
+        f"{d['entities_per_user']} entities, {d['memories_per_user']} memories "
+        f"({d['legacy_embedding_dim']}-d JSON embeddings at v1); {d['vectors']:,} vectors "
+        f"of {d['vector_dim']} dimensions for similar() and create_many."
+    )
+    out.print(_latency_table(report))
+    out.print(_ratio_table(report))
+    _print_similar(report)
+    _print_create_many(report)
+    steps = ", ".join(f"{m['version']:03d} {m['duration_ms']} ms" for m in report["migrations"])
+    out.print(f"Migrations applied during the run: {steps}.")
+    out.print(f"Total {report['seconds']} s on {report['environment']['cpus']} CPUs.")
+
+
+def _ms(value: float) -> str:
+    return f"{value:.3f}" if value < 10 else f"{value:.1f}"
+
+
+def _latency_table(report: dict[str, Any]) -> Table:
+    table = Table(title="Latency (ms)", title_justify="left")
+    for col in ("query", "stage", "variant", "n", "p50", "p95", "p99", "rows"):
+        table.add_column(col, justify="left" if col in ("query", "stage", "variant") else "right")
+    for name, stage, variant, t in iter_rows(report):
+        rows = report["queries"][name]["stages"][stage]["rows_mean"]
+        table.add_row(
+            name, stage, variant, str(t["n"]), _ms(t["p50_ms"]), _ms(t["p95_ms"]),
+            _ms(t["p99_ms"]), f"{rows:g}",
+        )  # fmt: skip
+    return table
+
+
+def _ratio_table(report: dict[str, Any]) -> Table:
+    table = Table(title="Ratios at p50 (p95)", title_justify="left")
+    for col in ("query", "before ÷ after (raw)", "before ÷ after (memvault)", "memvault ÷ raw"):
+        table.add_column(col, justify="left" if col == "query" else "right")
+    for name, entry in report["queries"].items():
+        speed = entry["before_over_after"]
+        after = entry["stages"]["after"]
+        table.add_row(
+            name,
+            _pair(speed.get("raw")),
+            _pair(speed.get("memvault")),
+            _pair(after.get("memvault_over_raw")),
+        )
+    return table
+
+
+def _pair(ratios: dict[str, float | None] | None) -> str:
+    if not ratios or ratios["p50"] is None:
+        return "—"
+    return f"{ratios['p50']:.2f}x ({ratios['p95']:.2f}x)"
+
+
+def _print_similar(report: dict[str, Any]) -> None:
+    s, f = report["similar"], report["search_fts_vs_like"]
+    out = console()
+    out.print(
+        f"Search, newest schema: seed LIKE scan p50 {_ratio(f['like_over_fts_raw'])} the FTS5 "
+        f"query's ({f['like_rows_mean']:g} vs {f['fts_rows_mean']:g} rows on average)."
+    )
+    out.print(
+        f"similar() top {s['k']} of {s['vectors']:,} x {s['dim']}-d: p50 "
+        f"{_ms(s['memvault']['p50_ms'])} ms, p95 {_ms(s['memvault']['p95_ms'])} ms, p99 "
+        f"{_ms(s['memvault']['p99_ms'])} ms; raw SQL fetch p50 {_ms(s['raw_sql']['p50_ms'])} ms "
+        f"(memvault ÷ raw {s['memvault_over_raw_sql']['p50']:.2f}x), fetch + NumPy p50 "
+        f"{_ms(s['raw_sql_plus_numpy']['p50_ms'])} ms "
+        f"({s['memvault_over_raw_sql_plus_numpy']['p50']:.2f}x); same top-k: "
+        f"{s['same_top_k_as_raw']}."
+    )
+
+
+def _ratio(ratios: dict[str, float | None]) -> str:
+    return "n/a" if ratios["p50"] is None else f"is {ratios['p50']:.1f}x"
+
+
+def _print_create_many(report: dict[str, Any]) -> None:
+    c = report["create_many"]
+    console().print(
+        f"create_many: {c['rows']:,} rows in batches of {c['batch_size']}: memvault "
+        f"{c['memvault']['rows_per_s']:,.0f} rows/s, raw executemany "
+        f"{c['raw']['rows_per_s']:,.0f} rows/s (memvault ÷ raw time {c['memvault_over_raw']}x); "
+        f"batch p50 {_ms(c['memvault']['batch']['p50_ms'])} ms vs "
+        f"{_ms(c['raw']['batch']['p50_ms'])} ms."
+    )

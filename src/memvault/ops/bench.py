@@ -1,0 +1,501 @@
+"""`memvault bench`: measured latencies of the memory store, with raw sqlite3 as the floor.
+
+One run, on a seeded synthetic dataset in a temporary folder:
+
+1. Build the listing dataset at schema version 1 (the legacy layout: JSON embeddings, the
+   ten legacy indexes) and time the store's queries: entity listing, memory listing, FTS5
+   search, the seed's LIKE-scan search and similar() over one user's vectors.
+2. Apply migration 002 (the two missing indexes) and time again; then the rest (003 float32
+   embeddings, 004 partial index) and time again. Before ÷ after is the migrations' effect.
+3. create_many throughput (batches of rows with embeddings) against raw executemany of the
+   same INSERT on an identical copy of the database.
+4. similar() over `vectors` embeddings against the same SQL (fetch only) and against the
+   fetch plus the same NumPy arithmetic.
+
+Every memvault figure has a raw sqlite3 figure for the same SQL measured in the same run;
+ratios are memvault ÷ raw. Nothing is asserted about speed here: this reports.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import platform
+import sqlite3
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from memvault.config import BUILTIN_MIGRATIONS
+from memvault.db import Database, connect
+from memvault.migrations import Migrator, load_migrations
+from memvault.ops.benchdata import (
+    BenchSize,
+    SyntheticData,
+    fill_listing_dataset,
+    fts_words,
+    vector_batches,
+)
+from memvault.ops.measure import Timing, ratio, time_interleaved
+from memvault.store import MemoryStore, catalog
+
+DEFAULT_SEED = 20251006
+LISTING_LIMIT = 50
+SEARCH_LIMIT = 20
+SIMILAR_K = 10
+VECTOR_USER = "bench-vectors"
+# The seed's searchMemories(): every match of a substring, newest change first.
+SEED_LIKE_SCAN = (
+    "SELECT * FROM memories WHERE user_id = ? AND (title LIKE ? OR content LIKE ?) "
+    "ORDER BY updated_at DESC"
+)
+# (stage name, migrate up to this version first; None = every migration)
+STAGES: tuple[tuple[str, int | None], ...] = (("before", 1), ("after_002", 2), ("after", None))
+
+Call = Callable[[int], Any]  # one query, for the i-th input
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class QuerySpec:
+    """One query timed at every stage: raw sqlite3 and (when it has one) the memvault call."""
+
+    name: str
+    sql: str
+    raw: Call
+    memvault: Call | None
+    explain_params: Any
+    heavy: bool = False  # hundreds of milliseconds a call: timed fewer times
+
+
+def run_bench(
+    size: BenchSize, *, seed: int = DEFAULT_SEED, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Build the dataset in a temporary folder, measure, and return the report as a dict."""
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="memvault-bench-") as folder:
+        report = _Bench(Path(folder), size, seed, progress or (lambda _m: None)).run()
+    report["seconds"] = round(time.perf_counter() - started, 2)
+    return report
+
+
+@dataclass
+class _Stage:
+    """One copy of the database at one schema version: memvault's store and a raw connection."""
+
+    name: str
+    db: Database
+    store: MemoryStore
+    raw: sqlite3.Connection
+
+    @classmethod
+    def open(cls, name: str, path: Path) -> _Stage:
+        db = connect(str(path))
+        return cls(name, db, MemoryStore(db), _raw_connection(path))
+
+    def close(self) -> None:
+        self.raw.close()
+        self.db.close()
+
+
+class _Bench:
+    """The state of one run: the database, the store on it, and a raw connection beside."""
+
+    def __init__(self, folder: Path, size: BenchSize, seed: int, progress: Progress) -> None:
+        self.folder = folder
+        self.path = folder / "bench.db"
+        self.size = size
+        self.seed = seed
+        self.started = time.perf_counter()
+        self.progress = progress
+        self.data = SyntheticData(seed)
+        self.terms = self.data.search_terms()
+        self.db: Database = connect(str(self.path))
+        self.migrator = Migrator(
+            self.db, load_migrations(BUILTIN_MIGRATIONS), applied_by="memvault bench"
+        )
+        self.store = MemoryStore(self.db)
+        self.user_ids: list[str] = []
+        self.legacy_queries = self.data.vectors(4, size.legacy_dim)
+        self.stages: list[_Stage] = []
+
+    def say(self, message: str) -> None:
+        self.progress(f"[{time.perf_counter() - self.started:6.1f} s] {message}")
+
+    def run(self) -> dict[str, Any]:
+        try:
+            dataset = self._build()
+            migrations = self._migrate_in_stages()
+            queries = _with_ratios(self._time_queries())
+            create_many = self._create_many()
+            similar = self._similar_many()
+        finally:
+            for stage in self.stages:
+                stage.close()
+            self.db.close()
+        return {
+            "size": self.size.name,
+            "seed": self.seed,
+            "dataset": dataset,
+            "environment": _environment(),
+            "migrations": migrations,
+            "queries": queries,
+            "search_fts_vs_like": _fts_vs_like(queries),
+            "similar": similar,
+            "create_many": create_many,
+        }
+
+    # -- dataset --------------------------------------------------------------------------
+    def _build(self) -> dict[str, Any]:
+        s = self.size
+        self.say(f"building {s.users} users x ({s.entities_per_user} entities, "
+                 f"{s.memories_per_user} memories) at schema version 1")  # fmt: skip
+        started = time.perf_counter()
+        self.migrator.to(1)
+        self.user_ids = fill_listing_dataset(self.db, self.data, s)
+        return {
+            "users": s.users,
+            "entities_per_user": s.entities_per_user,
+            "memories_per_user": s.memories_per_user,
+            "legacy_embedding_dim": s.legacy_dim,
+            "vectors": s.vectors,
+            "vector_dim": s.dim,
+            "create_many_batch": s.batch,
+            "repeat": s.repeat,
+            "heavy_repeat": s.heavy_repeat,
+            "warmup": s.warmup,
+            "search_terms": self.terms,
+            "build_seconds": round(time.perf_counter() - started, 2),
+            "file_bytes_at_v1": self.path.stat().st_size,
+        }
+
+    def _migrate_in_stages(self) -> list[dict[str, Any]]:
+        """Keep a copy of the database at each stage's version; the last stage is the
+        database itself at the newest version."""
+        applied: list[dict[str, Any]] = []
+        for name, target in STAGES:
+            if name != "before":
+                self.say(f"migrating to {'the newest version' if target is None else target}")
+                applied += [
+                    {
+                        "version": r.migration.version,
+                        "name": r.migration.name,
+                        "duration_ms": r.duration_ms,
+                    }
+                    for r in self.migrator.up(target)
+                ]
+            path = self.path if target is None else self.folder / f"{name}.db"
+            if target is not None:
+                _copy_database(self.db, path)
+            self.stages.append(_Stage.open(name, path))
+        return applied
+
+    # -- listing and search, before and after the migrations -------------------------------
+    def _time_queries(self) -> dict[str, dict[str, Any]]:
+        self.say("timing queries at every stage (interleaved: before, after_002, after)")
+        per_stage = [self._specs(stage) for stage in self.stages]
+        results: dict[str, dict[str, Any]] = {}
+        for specs in zip(*per_stage, strict=True):
+            name = specs[0].name
+            results[name] = {"sql": specs[0].sql, "stages": self._measure(specs)}
+        return results
+
+    def _specs(self, stage: _Stage) -> list[QuerySpec]:
+        users, terms, raw, store = self.user_ids, self.terms, stage.raw, stage.store
+        queries = self.legacy_queries
+
+        def user(i: int) -> str:
+            return users[i % len(users)]
+
+        def term(i: int) -> str:  # each user with every term in turn
+            return terms[(i // len(users)) % len(terms)]
+
+        def vector(i: int) -> np.ndarray:
+            chosen: np.ndarray = queries[i % len(queries)]
+            return chosen
+
+        sql_e, sql_m = catalog.sql("entities.list"), catalog.sql("memories.list")
+        sql_s, sql_v = catalog.sql("memories.search"), catalog.sql("memories.similar_candidates")
+        page = {"limit": LISTING_LIMIT, "offset": 0}
+        return [
+            QuerySpec(
+                "entities.list",
+                sql_e,
+                lambda i: raw.execute(sql_e, {"user_id": user(i), **page}).fetchall(),
+                lambda i: store.entities.list(user(i), limit=LISTING_LIMIT),
+                {"user_id": users[0], **page},
+            ),
+            QuerySpec(
+                "memories.list",
+                sql_m,
+                lambda i: raw.execute(sql_m, {"user_id": user(i), **page}).fetchall(),
+                lambda i: store.memories.list(user(i), limit=LISTING_LIMIT),
+                {"user_id": users[0], **page},
+            ),
+            QuerySpec(
+                "memories.search (FTS5)",
+                sql_s,
+                lambda i: raw.execute(sql_s, _search_params(user(i), term(i))).fetchall(),
+                lambda i: store.memories.search(user(i), term(i), limit=SEARCH_LIMIT),
+                _search_params(users[0], terms[0]),
+            ),
+            QuerySpec(
+                "memories.search (seed LIKE scan)",
+                SEED_LIKE_SCAN,
+                lambda i: raw.execute(SEED_LIKE_SCAN, _like_params(user(i), term(i))).fetchall(),
+                None,
+                _like_params(users[0], terms[0]),
+            ),
+            QuerySpec(
+                f"memories.similar ({self.size.memories_per_user} vectors of one user)",
+                sql_v,
+                lambda i: raw.execute(sql_v, {"user_id": user(i)}).fetchall(),
+                lambda i: store.memories.similar(user(i), vector(i), limit=SIMILAR_K),
+                {"user_id": users[0]},
+                heavy=True,
+            ),
+        ]
+
+    def _measure(self, specs: tuple[QuerySpec, ...]) -> dict[str, dict[str, Any]]:
+        """Time one query at every stage, raw and memvault, in interleaved rounds."""
+        labels: list[tuple[str, str]] = []
+        calls: list[Callable[[], Any]] = []
+        for stage, spec in zip(self.stages, specs, strict=True):
+            for variant, call in (("raw", spec.raw), ("memvault", spec.memvault)):
+                if call is not None:
+                    labels.append((stage.name, variant))
+                    calls.append(_counting(call))
+        repeat = self.size.heavy_repeat if specs[0].heavy else self.size.repeat
+        timings = time_interleaved(calls, repeat=repeat, warmup=self.size.warmup)
+        inputs = len(self.user_ids) * len(self.terms)
+        out: dict[str, dict[str, Any]] = {}
+        for stage, spec in zip(self.stages, specs, strict=True):
+            rows = [len(spec.raw(i)) for i in range(inputs)]
+            out[stage.name] = {
+                "rows_mean": round(sum(rows) / len(rows), 1),
+                "plan": _plan(stage.raw, spec.sql, spec.explain_params),
+            }
+        for (stage_name, variant), timing in zip(labels, timings, strict=True):
+            out[stage_name][variant] = timing.as_dict()
+        for entry in out.values():
+            if "memvault" in entry:
+                entry["memvault_over_raw"] = _ratios(entry["memvault"], entry["raw"])
+        return out
+
+    # -- writing ----------------------------------------------------------------------------
+    def _create_many(self) -> dict[str, Any]:
+        self.say(f"create_many: {self.size.vectors:,} memories with {self.size.dim}-d embeddings, "
+                 "memvault and raw executemany in alternating batches")  # fmt: skip
+        self.store.users.create(f"{VECTOR_USER}@bench.example", user_id=VECTOR_USER)
+        copy_path = self.folder / "raw-copy.db"
+        _copy_database(self.db, copy_path)
+        floor = _raw_connection(copy_path, autocommit=False)
+        insert = catalog.sql("memories.insert")
+        memvault_ns: list[int] = []
+        raw_ns: list[int] = []
+        try:
+            for vectors, rows in vector_batches(self.data, self.size):
+                items = [_as_fields(row, vector) for row, vector in zip(rows, vectors, strict=True)]
+                params = [row | _owned(row) for row in rows]
+                started = time.perf_counter_ns()
+                self.store.memories.create_many(VECTOR_USER, items)
+                memvault_ns.append(time.perf_counter_ns() - started)
+                started = time.perf_counter_ns()
+                floor.executemany(insert, params)
+                floor.commit()
+                raw_ns.append(time.perf_counter_ns() - started)
+        finally:
+            floor.close()
+        return _throughput(self.size, memvault_ns, raw_ns)
+
+    # -- similar() over many vectors ----------------------------------------------------------
+    def _similar_many(self) -> dict[str, Any]:
+        self.say(f"similar(): top {SIMILAR_K} of {self.size.vectors:,} vectors")
+        queries = self.data.vectors(4, self.size.dim)
+        sql = catalog.sql("memories.similar_candidates")
+        raw = self.stages[-1].raw
+        store, dim = self.store, self.size.dim
+
+        def fetch(_i: int) -> list[Any]:
+            return raw.execute(sql, {"user_id": VECTOR_USER}).fetchall()
+
+        def numpy_top(i: int) -> list[int]:
+            return _numpy_top_k(fetch(i), queries[i % len(queries)], dim)
+
+        def api(i: int) -> list[Any]:
+            return store.memories.similar(VECTOR_USER, queries[i % len(queries)], limit=SIMILAR_K)
+
+        same = all([h.memory.id for h in api(i)] == numpy_top(i) for i in range(len(queries)))
+        memvault, raw_sql, raw_numpy = (
+            t.as_dict()
+            for t in time_interleaved(
+                [_counting(api), _counting(fetch), _counting(numpy_top)],
+                repeat=self.size.heavy_repeat,
+                warmup=1,
+            )
+        )
+        return {
+            "vectors": self.size.vectors,
+            "dim": self.size.dim,
+            "k": SIMILAR_K,
+            "sql": sql,
+            "memvault": memvault,
+            "raw_sql": raw_sql,
+            "raw_sql_plus_numpy": raw_numpy,
+            "memvault_over_raw_sql": _ratios(memvault, raw_sql),
+            "memvault_over_raw_sql_plus_numpy": _ratios(memvault, raw_numpy),
+            "same_top_k_as_raw": same,
+        }
+
+
+# -- helpers -----------------------------------------------------------------------------------
+def _counting(call: Call) -> Callable[[], Any]:
+    """A no-argument function calling `call` with 0, 1, 2, ...: each variant sees the same
+    sequence of inputs."""
+    counter = itertools.count()
+    return lambda: call(next(counter))
+
+
+def _copy_database(db: Database, path: Path) -> None:
+    """A consistent copy of `db` at `path` (SQLite's online backup)."""
+    target = sqlite3.connect(path)
+    try:
+        db.conn.backup(target)
+    finally:
+        target.close()
+
+
+def _raw_connection(path: Path, *, autocommit: bool = True) -> sqlite3.Connection:
+    """Plain sqlite3 with the settings that change the work SQLite does (foreign keys, WAL)."""
+    conn = sqlite3.connect(path, isolation_level=None if autocommit else "DEFERRED")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA journal_mode = WAL")
+    return conn
+
+
+def _search_params(user_id: str, term: str) -> dict[str, Any]:
+    return {"query": fts_words(term), "user_id": user_id, "limit": SEARCH_LIMIT}
+
+
+def _like_params(user_id: str, term: str) -> tuple[str, str, str]:
+    return (user_id, f"%{term}%", f"%{term}%")
+
+
+def _plan(conn: sqlite3.Connection, sql: str, params: Any) -> list[str]:
+    return [str(r[3]) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+
+
+def _as_fields(row: dict[str, Any], vector: np.ndarray) -> dict[str, Any]:
+    """A generated row as the fields a caller passes to create_many (embedding as floats)."""
+    return {
+        "title": row["title"],
+        "content": row["content"],
+        "memory_type": row["memory_type"],
+        "importance": row["importance"],
+        "tags": json.loads(row["tags"]),
+        "embedding": vector.tolist(),
+        "is_archived": bool(row["is_archived"]),
+    }
+
+
+def _owned(row: dict[str, Any]) -> dict[str, Any]:
+    now = row["updated_at"]
+    return {"user_id": VECTOR_USER, "created_at": now, "updated_at": now}
+
+
+def _numpy_top_k(rows: list[tuple[int, bytes]], query: np.ndarray, dim: int) -> list[int]:
+    """The cosine top-k straight from fetched rows: the least work similar() can do."""
+    ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), dim)
+    scores = (matrix @ query) / (np.linalg.norm(matrix, axis=1) * np.linalg.norm(query))
+    top = np.argpartition(-scores, SIMILAR_K - 1)[:SIMILAR_K]
+    return [int(ids[i]) for i in sorted(top, key=lambda i: (-scores[i], ids[i]))]
+
+
+def _ratios(numerator: dict[str, Any], denominator: dict[str, Any]) -> dict[str, float | None]:
+    return {
+        q: _rounded(ratio(numerator[f"{q}_ms"], denominator[f"{q}_ms"]))
+        for q in ("p50", "p95", "p99")
+    }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 3)
+
+
+def _with_ratios(queries: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Add before ÷ after (and before ÷ after_002) per variant: above 1 means faster after."""
+    for entry in queries.values():
+        stages = entry["stages"]
+        entry["before_over_after"] = {
+            variant: _ratios(stages["before"][variant], stages["after"][variant])
+            for variant in ("raw", "memvault")
+            if variant in stages["before"]
+        }
+        entry["before_over_after_002"] = {
+            variant: _ratios(stages["before"][variant], stages["after_002"][variant])
+            for variant in ("raw", "memvault")
+            if variant in stages["before"]
+        }
+    return queries
+
+
+def _fts_vs_like(queries: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The seed's LIKE scan against FTS5 search on the same data (newest schema)."""
+    fts = queries["memories.search (FTS5)"]["stages"]["after"]
+    like = queries["memories.search (seed LIKE scan)"]["stages"]["after"]
+    return {
+        "like_over_fts_raw": _ratios(like["raw"], fts["raw"]),
+        "like_over_fts_memvault": _ratios(like["raw"], fts["memvault"]),
+        "like_rows_mean": like["rows_mean"],
+        "fts_rows_mean": fts["rows_mean"],
+        "note": f"LIKE returns every substring match; FTS5 returns the best {SEARCH_LIMIT} "
+        "whole-word matches, BM25-ranked",
+    }
+
+
+def _throughput(size: BenchSize, memvault_ns: list[int], raw_ns: list[int]) -> dict[str, Any]:
+    def side(samples: list[int]) -> dict[str, Any]:
+        seconds = sum(samples) / 1e9
+        return {
+            "seconds": round(seconds, 3),
+            "rows_per_s": round(size.vectors / seconds, 1),
+            "batch": Timing.from_ns(samples).as_dict(),
+        }
+
+    memvault, raw = side(memvault_ns), side(raw_ns)
+    return {
+        "rows": size.vectors,
+        "batch_size": size.batch,
+        "dim": size.dim,
+        "memvault": memvault,
+        "raw": raw,
+        "memvault_over_raw": _rounded(ratio(memvault["seconds"], raw["seconds"])),
+        "note": "memvault validates each row and encodes the embedding from Python floats; "
+        "raw runs executemany of the same INSERT with ready-made float32 BLOBs",
+    }
+
+
+def _environment() -> dict[str, Any]:
+    return {
+        "python": platform.python_version(),
+        "sqlite": sqlite3.sqlite_version,
+        "numpy": np.__version__,
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+    }
+
+
+def iter_rows(report: dict[str, Any]) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    """(query, stage, variant, timing) for every timed query: the rows of a results table."""
+    for name, entry in report["queries"].items():
+        for stage, result in entry["stages"].items():
+            for variant in ("raw", "memvault"):
+                if variant in result:
+                    yield name, stage, variant, result[variant]
