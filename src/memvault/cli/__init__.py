@@ -13,6 +13,7 @@ from memvault.cli import (  # noqa: F401
     migrate,
     migrate_test,
     schema,
+    schema_diagram,
     user,
 )
 from memvault.cli.app import cli
