@@ -35,8 +35,15 @@ from memvault.migrations.planner import (
 from memvault.migrations.recorder import LedgerRow, Recorder
 
 EventKind = Literal[
-    "adopted", "lock_wait", "lock_broken", "step_start", "statement", "progress", "step_done",
-    "step_skipped", "repaired",
+    "adopted",
+    "lock_wait",
+    "lock_broken",
+    "step_start",
+    "statement",
+    "progress",
+    "step_done",
+    "step_skipped",
+    "repaired",
 ]
 
 
@@ -136,7 +143,9 @@ class Migrator:
         if adoption.needs_adoption(self.db):
             adoption_view = adoption.evaluate(self.db, self.migrations)
             rows = {
-                m.version: LedgerRow(m.version, m.name, m.description, "", None, 0, m.checksum, "applied")
+                m.version: LedgerRow(
+                    m.version, m.name, m.description, "", None, 0, m.checksum, "applied"
+                )
                 for m in adoption_view.adopted
             }
         else:
@@ -167,7 +176,9 @@ class Migrator:
             for info in status.applied:
                 row = info.row
                 if info.drift is not None:
-                    report.results.append(VerifyResult(row.version, row.name, False, info.drift.describe()))
+                    report.results.append(
+                        VerifyResult(row.version, row.name, False, info.drift.describe())
+                    )
                     continue
                 assert info.migration is not None
                 problem = info.migration.check(MigrationContext(self.db, info.migration))
@@ -262,7 +273,11 @@ class Migrator:
                 detail=f"adopted {result.legacy_label}: "
                 + (", ".join(m.label for m in result.adopted) or "nothing")
                 + " recorded as applied"
-                + (f"; {result.stopped_at.label} pending ({result.reason})" if result.stopped_at else ""),
+                + (
+                    f"; {result.stopped_at.label} pending ({result.reason})"
+                    if result.stopped_at
+                    else ""
+                ),
             )
         )
         return result
@@ -307,7 +322,9 @@ class Migrator:
                     name=m.name,
                     status="applied" if direction == "up" else "rolled_back",
                     action="apply" if direction == "up" else "rollback",
-                    description=m.description if direction == "up" or row is None else row.description,
+                    description=m.description
+                    if direction == "up" or row is None
+                    else row.description,
                     applied_by=self.applied_by,
                     duration_ms=duration,
                     checksum=m.checksum,
@@ -364,4 +381,4 @@ def _describe(exc: BaseException) -> str:
 
 
 def _ms_since(started: float) -> int:
-    return int(round((time.perf_counter() - started) * 1000))
+    return round((time.perf_counter() - started) * 1000)
