@@ -85,6 +85,13 @@ def test_similar_create_many_and_search_sections(tiny_report: dict) -> None:
     )
     search = tiny_report["search_fts_vs_like"]
     assert search["like_over_fts_raw"]["p50"] > 0 and search["fts_rows_mean"] > 0
+    terms = search["by_term"]
+    assert [t["term"] for t in terms] == tiny_report["dataset"]["search_terms"]
+    counts = [t["memories_matching_all_users"] for t in terms]
+    assert counts == sorted(counts, reverse=True) and counts[0] > counts[-1]  # Zipf-ordered
+    for t in terms:
+        check_timing(t["fts_raw"], t["fts_raw"]["n"])
+        check_timing(t["like_raw"], t["fts_raw"]["n"])
 
 
 def test_report_names_its_command_dataset_and_environment(tiny_report: dict) -> None:

@@ -36,6 +36,7 @@ from memvault.config import BUILTIN_MIGRATIONS
 from memvault.db import Database, connect
 from memvault.migrations import Migrator, load_migrations
 from memvault.ops.benchdata import (
+    SEARCH_TERM_POSITIONS,
     BenchSize,
     SyntheticData,
     fill_listing_dataset,
@@ -133,6 +134,7 @@ class _Bench:
             dataset = self._build()
             migrations = self._migrate_in_stages()
             queries = _with_ratios(self._time_queries())
+            by_term = self._search_by_term()
             create_many = self._create_many()
             similar = self._similar_many()
         finally:
@@ -146,7 +148,7 @@ class _Bench:
             "environment": _environment(),
             "migrations": migrations,
             "queries": queries,
-            "search_fts_vs_like": _fts_vs_like(queries),
+            "search_fts_vs_like": {**_fts_vs_like(queries), "by_term": by_term},
             "similar": similar,
             "create_many": create_many,
         }
@@ -286,6 +288,42 @@ class _Bench:
         for entry in out.values():
             if "memvault" in entry:
                 entry["memvault_over_raw"] = _ratios(entry["memvault"], entry["raw"])
+        return out
+
+    def _search_by_term(self) -> list[dict[str, Any]]:
+        """FTS5 against the LIKE scan per search term, newest schema: FTS5 first finds a
+        word's matches in every tenant's memories, then keeps the user's; LIKE reads only the
+        user's rows. How many memories hold the word decides which is faster."""
+        raw, users = self.stages[-1].raw, self.user_ids
+        sql = catalog.sql("memories.search")
+        out = []
+        for position, term in zip(SEARCH_TERM_POSITIONS, self.terms, strict=True):
+
+            def fts(i: int, term: str = term) -> Any:
+                return raw.execute(sql, _search_params(users[i % len(users)], term)).fetchall()
+
+            def like(i: int, term: str = term) -> Any:
+                params = _like_params(users[i % len(users)], term)
+                return raw.execute(SEED_LIKE_SCAN, params).fetchall()
+
+            fts_t, like_t = time_interleaved(
+                [_counting(fts), _counting(like)],
+                repeat=max(len(users), self.size.repeat // 2),
+                warmup=1,
+            )
+            matches = raw.execute(
+                "SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?", (fts_words(term),)
+            ).fetchone()[0]
+            out.append(
+                {
+                    "term": term,
+                    "vocabulary_position": position,
+                    "memories_matching_all_users": int(matches),
+                    "fts_raw": fts_t.as_dict(),
+                    "like_raw": like_t.as_dict(),
+                    "like_over_fts": _ratios(like_t.as_dict(), fts_t.as_dict()),
+                }
+            )
         return out
 
     # -- writing ----------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from memvault.store.search import fts_query
 MEMORY_TYPES = ("MEMORY", "LEARNED", "personal", "professional", "technical", "preference")
 ENTITY_TYPES = ("person", "organization", "project", "concept", "location", "event")
 VOCABULARY_SIZE = 4000
+# Positions in the Zipf-ordered vocabulary of the search terms: very common to rare.
+SEARCH_TERM_POSITIONS = (2, 20, 200, 2000)
 YEAR_START = np.datetime64("2025-01-01T00:00:00.000")
 MS_PER_YEAR = 365 * 24 * 3600 * 1000
 
@@ -66,7 +68,7 @@ class SyntheticData:
 
     def search_terms(self) -> list[str]:
         """Words of decreasing frequency: very common, common, uncommon, rare."""
-        return [self.vocabulary[r] for r in (2, 20, 200, 2000)]
+        return [self.vocabulary[r] for r in SEARCH_TERM_POSITIONS]
 
     def _text(self, rows: int, words: int) -> list[str]:
         picks = self.rng.choice(VOCABULARY_SIZE, size=(rows, words), p=self.weights)
