@@ -164,7 +164,9 @@ def _age(since: str) -> str | None:
         return f"{seconds}s"
     if seconds < 7200:
         return f"{seconds // 60}m"
-    return f"{seconds // 3600}h"
+    if seconds < 172800:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:
