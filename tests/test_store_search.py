@@ -225,3 +225,55 @@ def test_entity_search_is_per_user(tmp_path: Path) -> None:
         hits = store.entities.search(ada.id, "acme")
         assert [h.entity.user_id for h in hits] == [ada.id]
         assert [h.entity.name for h in store.entities.search(ada.id, "client")] == ["Acme"]
+
+
+def test_similar_never_serves_stale_vectors(tmp_path: Path) -> None:
+    """The vector cache is dropped by any write: the store's own, a raw statement on the same
+    connection, or a commit from another connection."""
+    path = tmp_path / "cache.db"
+    with MemoryStore.open(path) as store:
+        ada = store.users.create("ada@example.com")[0]
+        a = store.memories.create(
+            ada.id, title="a", content="x", memory_type="MEMORY", embedding=[1.0, 0.0]
+        )
+        assert [h.memory.id for h in store.memories.similar(ada.id, [0.0, 1.0])] == [a.id]
+        b = store.memories.create(
+            ada.id, title="b", content="x", memory_type="MEMORY", embedding=[0.0, 1.0]
+        )
+        assert store.memories.similar(ada.id, [0.0, 1.0])[0].memory.id == b.id
+        store.memories.archive(ada.id, b.id)
+        assert [h.memory.id for h in store.memories.similar(ada.id, [0.0, 1.0])] == [a.id]
+        store.db.execute("UPDATE memories SET is_archived = 0 WHERE id = ?", (b.id,))
+        assert store.memories.similar(ada.id, [0.0, 1.0])[0].memory.id == b.id
+        other = sqlite3.connect(path)
+        other.execute("UPDATE memories SET embedding = NULL WHERE id = ?", (b.id,))
+        other.commit()
+        other.close()
+        assert [h.memory.id for h in store.memories.similar(ada.id, [0.0, 1.0])] == [a.id]
+
+
+def test_similar_is_the_same_with_and_without_the_cache(tmp_path: Path) -> None:
+    path = tmp_path / "same.db"
+    rng = np.random.default_rng(5)
+    with MemoryStore.open(path) as store:
+        ada = store.users.create("ada@example.com")[0]
+        store.memories.create_many(
+            ada.id,
+            [
+                {
+                    "title": f"m{i}",
+                    "content": "x",
+                    "memory_type": "MEMORY",
+                    "embedding": rng.normal(size=8).tolist(),
+                }
+                for i in range(200)
+            ],
+        )
+        query = rng.normal(size=8).tolist()
+        cached = [(h.memory.id, h.score) for h in store.memories.similar(ada.id, query, 15)]
+        again = [(h.memory.id, h.score) for h in store.memories.similar(ada.id, query, 15)]
+    with MemoryStore.open(path, vector_cache_mb=0) as uncached_store:
+        uncached = [
+            (h.memory.id, h.score) for h in uncached_store.memories.similar(ada.id, query, 15)
+        ]
+    assert cached == again == uncached and len(cached) == 15

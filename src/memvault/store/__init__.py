@@ -28,18 +28,26 @@ from memvault.store.runner import QueryRunner
 from memvault.store.usage import UsageRepository
 from memvault.store.users import UserRepository
 
+DEFAULT_VECTOR_CACHE_MB = 256
+
 
 class MemoryStore:
     """One database's repositories: `users`, `entities`, `memories`, `interactions`, `usage`."""
 
-    def __init__(self, db: Database, applied: Sequence[StepResult] = ()) -> None:
+    def __init__(
+        self,
+        db: Database,
+        applied: Sequence[StepResult] = (),
+        *,
+        vector_cache_mb: int = DEFAULT_VECTOR_CACHE_MB,
+    ) -> None:
         self.db = db
         self.applied = list(applied)
         run = QueryRunner(db)
         clock = Clock()
         self.users = UserRepository(run, clock)
         self.entities = EntityRepository(run, clock)
-        self.memories = MemoryRepository(run, clock)
+        self.memories = MemoryRepository(run, clock, vector_cache_mb * 1024 * 1024)
         self.interactions = InteractionRepository(run, clock)
         self.usage = UsageRepository(run)
 
@@ -52,12 +60,15 @@ class MemoryStore:
         migrations_dir: Path | None = None,
         applied_by: str | None = None,
         lock_timeout: float = 60.0,
+        vector_cache_mb: int = DEFAULT_VECTOR_CACHE_MB,
     ) -> MemoryStore:
         """Open (or, with migrate=True, create) a database and bring its schema up to date.
 
         With migrate=False nothing is created or changed: a database with pending
         migrations is refused with a MigrationError naming them (for servers whose deploy
         step migrates). A legacy database is adopted first, as `memvault migrate up` does.
+        `vector_cache_mb` bounds the memory that similar() may keep for users' vectors
+        between queries (0: read them from the database every time).
         """
         target = location if isinstance(location, DatabaseURL) else str(location)
         db = connect(target, create=migrate)
@@ -72,7 +83,7 @@ class MemoryStore:
         except BaseException:
             db.close()
             raise
-        return cls(db, applied)
+        return cls(db, applied, vector_cache_mb=vector_cache_mb)
 
     def close(self) -> None:
         """Close the database connection."""

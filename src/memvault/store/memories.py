@@ -38,14 +38,16 @@ from memvault.store.models import (
 )
 from memvault.store.runner import QueryRunner
 from memvault.store.search import (
+    UnitVectors,
+    VectorCache,
     as_query_vector,
-    cosine_top_k,
     fts_query,
     reciprocal_rank_fusion,
 )
 from memvault.store.users import require_user
 
 HYBRID_CANDIDATES = 50
+DEFAULT_VECTOR_CACHE = 256 * 1024 * 1024
 
 
 def memory_from_row(row: sqlite3.Row) -> Memory:
@@ -87,9 +89,12 @@ def storable(fields: Mapping[str, Any]) -> dict[str, Any]:
 class MemoryRepository:
     """Everything about one user's memories."""
 
-    def __init__(self, run: QueryRunner, clock: Clock) -> None:
+    def __init__(
+        self, run: QueryRunner, clock: Clock, vector_cache_bytes: int = DEFAULT_VECTOR_CACHE
+    ) -> None:
         self._run = run
         self._clock = clock
+        self._vectors = VectorCache(vector_cache_bytes)
 
     # -- writing --------------------------------------------------------------------------
     def create(self, user_id: str, **fields: Any) -> Memory:
@@ -202,8 +207,7 @@ class MemoryRepository:
             query = as_query_vector(vector)
         except ValueError as exc:
             raise ValidationError(f"invalid query vector: {exc}") from None
-        ids, matrix = self._embeddings(user_id, query.size)
-        return self._hits(user_id, cosine_top_k(query, ids, matrix, limit))
+        return self._hits(user_id, self._unit_vectors(user_id, query.size).top_k(query, limit))
 
     def hybrid(
         self,
@@ -224,6 +228,18 @@ class MemoryRepository:
         return [MemoryHit(memory=memories[i], score=s) for i, s in fused[:limit]]
 
     # -- helpers --------------------------------------------------------------------------
+    def _unit_vectors(self, user_id: str, dimension: int) -> UnitVectors:
+        """The user's candidate vectors, from the cache while nothing has been written."""
+        row = self._run.one("store.change_version")
+        version = None if row is None else tuple(row)
+        key = (user_id, dimension)
+        cached = self._vectors.get(key, version)
+        if cached is not None:
+            return cached
+        vectors = UnitVectors.build(*self._embeddings(user_id, dimension))
+        self._vectors.put(key, version, vectors)
+        return vectors
+
     def _embeddings(self, user_id: str, dimension: int) -> tuple[builtins.list[int], np.ndarray]:
         """Ids and a (n, dimension) float32 matrix of the user's candidate embeddings."""
         blob_ids: builtins.list[int] = []

@@ -9,11 +9,11 @@ the record's `problems` list (left out of the JSON when empty).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any, TypeVar
 
+import numpy as np
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -242,7 +242,7 @@ def _check_embedding(value: list[float] | None) -> list[float] | None:
         return None
     if not value:
         raise ValueError("an embedding must hold at least one number")
-    if not all(math.isfinite(x) for x in value):
+    if not np.isfinite(np.asarray(value, dtype=np.float64)).all():
         raise ValueError("an embedding must hold finite numbers only (no NaN or infinity)")
     return value
 

@@ -148,10 +148,12 @@ register(
 )
 register(
     "entities.search",
-    f"SELECT {_prefixed(ENTITY_COLUMNS, 'e')}, -{ENTITY_BM25} AS score "
+    f"SELECT {_prefixed(ENTITY_COLUMNS, 'e')}, hits.score FROM ("
+    f"SELECT entities_fts.rowid AS id, -{ENTITY_BM25} AS score "
     "FROM entities_fts JOIN entities AS e ON e.id = entities_fts.rowid "
     "WHERE entities_fts MATCH :query AND e.user_id = :user_id "
-    f"ORDER BY {ENTITY_BM25} LIMIT :limit",
+    "ORDER BY score DESC LIMIT :limit"
+    ") AS hits JOIN entities AS e ON e.id = hits.id ORDER BY hits.score DESC",
     {"query": '"grace"', "user_id": USER_ID, "limit": 20},
     "Full-text search over a user's entities (name, description, notes, tags), BM25-ranked.",
 )
@@ -207,6 +209,13 @@ register(
     "Create a memory (also run with executemany by create_many).",
 )
 register(
+    "store.change_version",
+    "SELECT total_changes() AS changes, data_version FROM pragma_data_version",
+    {},
+    "Rows changed on this connection and SQLite's data version (moves when another "
+    "connection commits): while both stay put, cached vectors are current.",
+)
+register(
     "store.last_insert_id",
     "SELECT last_insert_rowid()",
     {},
@@ -232,12 +241,16 @@ register(
     {"user_id": USER_ID, "limit": 50, "offset": 0},
     "A user's memories that are not archived, newest first.",
 )
+# Ranking happens on (id, score) pairs only; the full rows of the top `limit` are read after,
+# so a common word does not drag every matching row (and its embedding) through the sorter.
 register(
     "memories.search",
-    f"SELECT {_prefixed(MEMORY_COLUMNS, 'm')}, -{MEMORY_BM25} AS score "
+    f"SELECT {_prefixed(MEMORY_COLUMNS, 'm')}, hits.score FROM ("
+    f"SELECT memories_fts.rowid AS id, -{MEMORY_BM25} AS score "
     "FROM memories_fts JOIN memories AS m ON m.id = memories_fts.rowid "
     "WHERE memories_fts MATCH :query AND m.user_id = :user_id AND m.is_archived = 0 "
-    f"ORDER BY {MEMORY_BM25} LIMIT :limit",
+    "ORDER BY score DESC LIMIT :limit"
+    ") AS hits JOIN memories AS m ON m.id = hits.id ORDER BY hits.score DESC",
     {"query": '"green" "tea"', "user_id": USER_ID, "limit": 20},
     "Full-text search over a user's memories (title, content, tags), BM25-ranked.",
 )

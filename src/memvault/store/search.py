@@ -9,7 +9,9 @@ joined by spaces, which FTS5 reads as AND. No words means no query (search retur
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections import OrderedDict
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -37,29 +39,79 @@ def as_query_vector(vector: Sequence[float] | np.ndarray) -> np.ndarray:
     return arr
 
 
+@dataclass(frozen=True)
+class UnitVectors:
+    """Row vectors scaled to length 1, with their ids; zero rows are marked invalid."""
+
+    ids: np.ndarray  # int64, one per row
+    unit: np.ndarray  # float32 (n, dimension)
+    valid: np.ndarray  # bool, False for rows of zero length
+
+    @classmethod
+    def build(cls, ids: Sequence[int], matrix: np.ndarray) -> UnitVectors:
+        """Normalize `matrix` once, so each query costs one matrix-vector product."""
+        matrix = np.asarray(matrix, dtype=np.float32)
+        norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64))
+        valid = norms > 0
+        unit = np.zeros_like(matrix)
+        unit[valid] = matrix[valid] / norms[valid, None].astype(np.float32)
+        return cls(np.asarray(ids, dtype=np.int64), unit, valid)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.ids.nbytes + self.unit.nbytes + self.valid.nbytes)
+
+    def top_k(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        """The k rows most cosine-similar to `query` as (id, similarity), best first.
+
+        Zero rows are never returned; among equal scores the lower id comes first.
+        """
+        q_norm = float(np.linalg.norm(query))
+        k = min(k, int(self.valid.sum()))
+        if k <= 0 or q_norm == 0.0:
+            return []
+        scores = (self.unit @ (query / q_norm).astype(np.float32)).astype(np.float64)
+        scores[~self.valid] = -np.inf
+        top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
+        order = sorted(top.tolist(), key=lambda i: (-scores[i], self.ids[i]))
+        return [(int(self.ids[i]), float(scores[i])) for i in order]
+
+
 def cosine_top_k(
     query: np.ndarray, ids: Sequence[int], matrix: np.ndarray, k: int
 ) -> list[tuple[int, float]]:
-    """The k rows of `matrix` most cosine-similar to `query`, as (id, similarity), best first.
+    """The k rows of `matrix` most cosine-similar to `query`, as (id, similarity), best first."""
+    return UnitVectors.build(ids, matrix).top_k(query, k)
 
-    Rows with zero norm are never returned; among equal scores the lower id comes first.
+
+class VectorCache:
+    """The users' unit vectors, kept between queries while the database has not changed.
+
+    An entry is valid for one `version` (this connection's change count and SQLite's data
+    version, which moves when another connection commits); any write makes it stale.
+    Least recently used entries are dropped beyond `max_bytes`; 0 disables the cache.
     """
-    if k <= 0 or matrix.shape[0] == 0:
-        return []
-    q_norm = float(np.linalg.norm(query))
-    if q_norm == 0.0:
-        return []
-    norms = np.linalg.norm(matrix, axis=1)
-    valid = norms > 0
-    scores = np.full(matrix.shape[0], -np.inf, dtype=np.float64)
-    scores[valid] = (matrix[valid] @ query) / (norms[valid] * q_norm)
-    k = min(k, int(valid.sum()))
-    if k == 0:
-        return []
-    ids_arr = np.asarray(ids, dtype=np.int64)
-    top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-    order = sorted(top.tolist(), key=lambda i: (-scores[i], ids_arr[i]))[:k]
-    return [(int(ids_arr[i]), float(scores[i])) for i in order]
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[Hashable, tuple[Hashable, UnitVectors]] = OrderedDict()
+
+    def get(self, key: Hashable, version: Hashable) -> UnitVectors | None:
+        """The vectors stored for `key` at exactly `version`, or None."""
+        entry = self._entries.get(key)
+        if entry is None or entry[0] != version:
+            return None
+        self._entries.move_to_end(key)
+        return entry[1]
+
+    def put(self, key: Hashable, version: Hashable, vectors: UnitVectors) -> None:
+        """Keep `vectors` for `key` at `version`, evicting the least recently used."""
+        self._entries.pop(key, None)
+        if vectors.nbytes > self.max_bytes:
+            return
+        self._entries[key] = (version, vectors)
+        while sum(v.nbytes for _, v in self._entries.values()) > self.max_bytes:
+            self._entries.popitem(last=False)
 
 
 def reciprocal_rank_fusion(
