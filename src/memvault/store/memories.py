@@ -33,6 +33,7 @@ from memvault.store.models import (
     MemoryFields,
     MemoryHit,
     MemoryType,
+    field_values,
     validate_fields,
     validate_patch,
 )
@@ -107,7 +108,7 @@ class MemoryRepository:
             self._check_entities(user_id, data.entity_ids)
             if data.embedding is not None:
                 self._check_dimension(user_id, len(data.embedding), None)
-            values = storable(data.model_dump())
+            values = storable(field_values(data))
             memory_id = self._run.insert(
                 "memories.insert", **values, user_id=user_id, created_at=now, updated_at=now
             )
@@ -128,7 +129,7 @@ class MemoryRepository:
         self._check_batch_dimensions(drafts)
         now = self._clock.now()
         rows = [
-            storable(d.model_dump()) | {"user_id": user_id, "created_at": now, "updated_at": now}
+            storable(field_values(d)) | {"user_id": user_id, "created_at": now, "updated_at": now}
             for d in drafts
         ]
         with self._run.atomic():

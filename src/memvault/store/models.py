@@ -336,6 +336,11 @@ def validate_fields(model: type[F], what: str, data: Mapping[str, Any]) -> F:
         raise ValidationError(f"invalid {what}: {describe(exc)}") from None
 
 
+def field_values(fields: _Fields) -> dict[str, Any]:
+    """A validated write's values by attribute name, without model_dump's deep copy."""
+    return {name: getattr(fields, name) for name in type(fields).model_fields}
+
+
 def validate_patch(model: type[_Fields], what: str, changes: Mapping[str, Any]) -> dict[str, Any]:
     """Validate only the fields being changed; return them by attribute name."""
     draft = model.model_construct()
