@@ -7,13 +7,14 @@ Prints, all measured in this run:
 - 003: file size after VACUUM before/after, duration of up and down, FTS shadow-table size
   and duration when every embedding is rewritten with the legacy (every-UPDATE) FTS trigger
   versus the narrowed one 003 installs;
-- 004: EXPLAIN QUERY PLAN and mean latency of the store's listing/search queries at version 3
-  and at version 4, and their ratio.
+- 004: EXPLAIN QUERY PLAN and median latency of the store's listing/search queries at version 3
+  and at version 4 (two files, timed alternately), and their ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import sqlite3
 import statistics
@@ -22,6 +23,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from memvault.config import BUILTIN_MIGRATIONS
 from memvault.db import connect
@@ -123,36 +126,90 @@ def convert_directly(path: Path, *, narrow_triggers: bool) -> float:
         db.close()
 
 
-def mean_ms(
-    conn: sqlite3.Connection,
+def interleaved_ms(
+    conns: tuple[sqlite3.Connection, sqlite3.Connection],
     sql: str,
     params: Callable[[str], tuple[Any, ...]],
     users: list[str],
     repeat: int,
-) -> float:
-    for uid in users:  # warm the page cache
-        conn.execute(sql, params(uid)).fetchall()
-    timings = []
+) -> tuple[float, float]:
+    """Median milliseconds of one query on two files, timed alternately so that load from
+    other processes falls on both alike."""
+    for conn in conns:
+        for uid in users:  # warm the page cache
+            conn.execute(sql, params(uid)).fetchall()
+    timings: tuple[list[float], list[float]] = ([], [])
     for i in range(repeat):
         uid = users[i % len(users)]
-        started = time.perf_counter()
-        conn.execute(sql, params(uid)).fetchall()
-        timings.append(time.perf_counter() - started)
-    return statistics.fmean(timings) * 1000
+        for side in (0, 1) if i % 2 else (1, 0):
+            started = time.perf_counter()
+            conns[side].execute(sql, params(uid)).fetchall()
+            timings[side].append(time.perf_counter() - started)
+    return statistics.median(timings[0]) * 1000, statistics.median(timings[1]) * 1000
 
 
-def plans_and_latency(
-    path: Path, users: list[str], repeat: int
-) -> dict[str, tuple[list[str], float]]:
-    conn = sqlite3.connect(path)
+def query_plan(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[str]:
+    return [str(r[3]) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
+
+
+def trigger_cost(path: Path) -> tuple[float, float]:
+    """Seconds to UPDATE a column FTS does not index on every memory, with the legacy
+    trigger and with 003's narrowed one (best of three each, alternating, rolled back)."""
+    migration = next(m for m in load_migrations(BUILTIN_MIGRATIONS) if m.version == 3)
+    narrowed = migration.up_func.__globals__["narrowed_trigger_sql"]
+    conn = sqlite3.connect(path, isolation_level=None)
     try:
-        out = {}
-        for label, (sql, params) in QUERIES.items():
-            plan = [str(r[3]) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params("u"))]
-            out[label] = (plan, mean_ms(conn, sql, params, users, repeat))
-        return out
+        legacy = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE name = 'memories_fts_update'"
+        ).fetchone()[0]
+        best = {"legacy": float("inf"), "narrowed": float("inf")}
+        for _ in range(3):
+            for label, trigger in (
+                ("legacy", legacy),
+                ("narrowed", narrowed("memories_fts_update", legacy)),
+            ):
+                conn.execute("BEGIN")
+                conn.execute("DROP TRIGGER memories_fts_update")
+                conn.execute(trigger)
+                started = time.perf_counter()
+                conn.execute("UPDATE memories SET metadata = metadata")
+                best[label] = min(best[label], time.perf_counter() - started)
+                conn.execute("ROLLBACK")
+        return best["legacy"], best["narrowed"]
     finally:
         conn.close()
+
+
+def rewrite_service_style(path: Path, seed: int = 3) -> None:
+    """Embeddings as the TypeScript service stored OpenAI's: unit float32 vectors printed by
+    JSON.stringify (~20 characters a value) instead of the builder's 6-decimal values."""
+    rng = np.random.default_rng(seed)
+    conn = sqlite3.connect(path)
+    try:
+        rows = conn.execute(
+            "SELECT id, embedding FROM memories WHERE embedding IS NOT NULL AND embedding <> '[]'"
+        ).fetchall()
+        for mid, text in rows:
+            vec = rng.standard_normal(len(json.loads(text))).astype(np.float32)
+            vec /= np.linalg.norm(vec)
+            text = json.dumps(vec.astype(np.float64).tolist(), separators=(",", ":"))
+            conn.execute("UPDATE memories SET embedding = ? WHERE id = ?", (text, mid))
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def size_only(orig: Path, work: Path) -> None:
+    service = work / "service-style.db"
+    shutil.copy(orig, service)
+    rewrite_service_style(service)
+    before = vacuumed_size(service, work)
+    up_s = migrate(service, 3)
+    after = vacuumed_size(service, work)
+    print(
+        f"service-style values: file after VACUUM before {mb(before)}, after up {mb(after)}, "
+        f"{before / after:.2f}x smaller; migrate up (to 3) {up_s:.2f} s"
+    )
 
 
 def mb(n: int) -> str:
@@ -189,6 +246,11 @@ def bench_003(orig: Path, work: Path) -> Path:
         f"{mb(wide.stat().st_size)}; after VACUUM: narrowed {mb(vacuumed_size(narrowed, work))}, "
         f"legacy trigger {mb(vacuumed_size(wide, work))}"
     )
+    legacy_s, narrow_trigger_s = trigger_cost(wide)
+    print(
+        f"UPDATE of a non-indexed column on every memory: legacy trigger {legacy_s:.3f} s, "
+        f"narrowed {narrow_trigger_s:.3f} s ({legacy_s / narrow_trigger_s:.1f}x)"
+    )
     roundtrip = work / "roundtrip.db"
     shutil.copy(migrated, roundtrip)
     down_s = migrate(roundtrip, 2)
@@ -199,15 +261,23 @@ def bench_003(orig: Path, work: Path) -> Path:
     return migrated
 
 
-def bench_004(path: Path, users: list[str], repeat: int) -> None:
+def bench_004(path: Path, work: Path, users: list[str], repeat: int) -> None:
     print("\n== 004: partial index for the active-memory listing")
-    before = plans_and_latency(path, users, repeat)
-    migrate(path, 4)
-    after = plans_and_latency(path, users, repeat)
-    for label in QUERIES:
-        (plan_b, ms_b), (plan_a, ms_a) = before[label], after[label]
-        print(f"\n{label}\n  v3 plan: {' | '.join(plan_b)}\n  v4 plan: {' | '.join(plan_a)}")
-        print(f"  mean latency: v3 {ms_b:.3f} ms, v4 {ms_a:.3f} ms, ratio {ms_b / ms_a:.2f}x")
+    v4 = work / "v4.db"
+    shutil.copy(path, v4)
+    migrate(v4, 4)
+    conns = (sqlite3.connect(path), sqlite3.connect(v4))
+    try:
+        for label, (sql, params) in QUERIES.items():
+            plans = [query_plan(conn, sql, params("u")) for conn in conns]
+            ms_3, ms_4 = interleaved_ms(conns, sql, params, users, repeat)
+            print(
+                f"\n{label}\n  v3 plan: {' | '.join(plans[0])}\n  v4 plan: {' | '.join(plans[1])}"
+            )
+            print(f"  median latency: v3 {ms_3:.3f} ms, v4 {ms_4:.3f} ms, v3/v4 {ms_3 / ms_4:.2f}x")
+    finally:
+        for conn in conns:
+            conn.close()
 
 
 def main() -> None:
@@ -236,7 +306,8 @@ def main() -> None:
         f"(built in {time.perf_counter() - started:.1f} s)"
     )
     migrated = bench_003(orig, work)
-    bench_004(migrated, [f"user-{i}" for i in range(args.users)], args.repeat)
+    size_only(orig, work)
+    bench_004(migrated, work, [f"user-{i}" for i in range(args.users)], args.repeat)
     print(f"\nfiles in {work}")
 
 
