@@ -53,7 +53,7 @@ def parse_json_option(value: str | None, option: str, kind: type) -> Any:
         return None
     try:
         parsed = json.loads(value)
-    except ValueError as exc:
+    except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not valid JSON ({exc.msg})", param_hint=option) from None
     if not isinstance(parsed, kind):
         raise click.BadParameter(f"expected a JSON {kind.__name__}", param_hint=option)
@@ -200,9 +200,13 @@ def _print_memories(rows: Sequence[tuple[Memory, float | None]], *, empty: str) 
     for memory, score in rows:
         cells = [str(memory.id)]
         if scored:
-            cells.append(f"{score:.4f}")
-        cells += [_plain(memory.memory_type), str(memory.importance), memory.title,
-                  memory.created_at]
+            cells.append(f"{score:.4g}")
+        cells += [
+            _plain(memory.memory_type),
+            str(memory.importance),
+            memory.title,
+            memory.created_at,
+        ]
         if memory.problems:
             cells[-2] += f"  [{len(memory.problems)} problem(s)]"
         table.add_row(*cells)
