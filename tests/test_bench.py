@@ -73,7 +73,7 @@ def test_similar_create_many_and_search_sections(tiny_report: dict) -> None:
     similar = tiny_report["similar"]
     assert similar["vectors"] == tiny_report["dataset"]["vectors"] > 0
     assert similar["same_top_k_as_raw"] is True
-    for key in ("memvault", "raw_sql", "raw_sql_plus_numpy"):
+    for key in ("memvault", "memvault_cached", "raw_sql", "raw_sql_plus_numpy"):
         check_timing(similar[key], tiny_report["dataset"]["heavy_repeat"])
     assert similar["memvault_over_raw_sql"]["p50"] > 0
     create = tiny_report["create_many"]
@@ -118,7 +118,7 @@ def test_human_output_and_nothing_left_behind(
     result = CliRunner().invoke(cli, ["bench", "--size", "tiny"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "Latency (ms)" in result.output and "memvault ÷ raw" in result.output
-    assert "create_many:" in result.output and "similar() top 10" in result.output
+    assert "create_many:" in result.output and "similar() top 10 of" in result.output
     assert list(tmp_path.iterdir()) == []  # the temporary database is gone
 
 
