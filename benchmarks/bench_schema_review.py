@@ -194,8 +194,9 @@ def print_report(seed: list[dict[str, Any]], large: list[dict[str, Any]], args: 
         print(f"  {row['query']}: {timed}")
         print(f"      plans: {row['v1.3.5']['plan']}  =>  {row['after all']['plan']}")
     print(
-        f"\nCatalog queries flagged on v1.3.5 ({args.users} users x {args.entities_per_user} "
-        f"entities, {args.memories_per_user} memories); median of {args.repeat} runs"
+        f"\nCatalog queries flagged on v1.3.5 ({args.users} users, each with "
+        f"{args.entities_per_user} entities, {args.memories_per_user} memories, "
+        f"{args.activity_per_user} interactions and usage rows); median of {args.repeat} runs"
     )
     for row in large:
         control = "" if row["plan_changed"] else "  [plan unchanged: noise control]"
