@@ -335,3 +335,18 @@ def test_migrate_backup_on_a_new_database_says_there_is_nothing_to_back_up(
     result = run("migrate", "up", "--backup")
     assert result.exit_code == 0
     assert "No backup taken" in result.output and "does not exist yet" in result.output
+
+
+def test_restore_from_a_copied_wal_file_leaves_nothing_beside_it(
+    migrated: Path, tmp_path: Path
+) -> None:
+    """A WAL-mode file copied with cp is a valid backup; reading it creates no side files."""
+    copied = tmp_path / "copied.db"
+    copied.write_bytes(migrated.read_bytes())
+    assert copied.read_bytes()[18] == 2  # the WAL flag
+    target = tmp_path / "restored.db"
+    prepare_restore(copied, target).apply()
+    assert snapshot_rows(target) == snapshot_rows(migrated)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("copied")) == [
+        "copied.db"
+    ]

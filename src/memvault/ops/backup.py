@@ -349,7 +349,9 @@ def _require_database(path: Path, what: str) -> None:
 
 @contextlib.contextmanager
 def _open(path: Path, *, read_only: bool = False) -> Iterator[sqlite3.Connection]:
-    location = f"file:{quote(str(path.resolve()))}" + ("?mode=ro" if read_only else "")
+    location = f"file:{quote(str(path.resolve()))}"
+    if read_only:
+        location += "?immutable=1" if _is_lone_wal_file(path) else "?mode=ro"
     try:
         conn = sqlite3.connect(location, uri=True, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
@@ -360,6 +362,16 @@ def _open(path: Path, *, read_only: bool = False) -> Iterator[sqlite3.Connection
         yield conn
     finally:
         conn.close()
+
+
+def _is_lone_wal_file(path: Path) -> bool:
+    """A WAL-mode file with no -wal beside it (e.g. copied with cp): all its content is in
+    the file. Opened immutable, SQLite reads it without creating -wal/-shm beside it."""
+    if Path(str(path) + "-wal").exists():
+        return False
+    with path.open("rb") as fh:
+        header = fh.read(20)
+    return len(header) == 20 and header[18] == 2 and header[19] == 2
 
 
 def _check_integrity(conn: sqlite3.Connection, name: Path) -> None:
