@@ -253,3 +253,29 @@ def test_lock_held_elsewhere_fails_with_unlock_advice_then_unlock_works(
     assert result.exit_code == 0
     assert "other-host" in result.output
     assert run("migrate", "up", "--lock-timeout", "1").exit_code == 0
+
+
+def test_unlock_refuses_a_live_runner_unless_forced(
+    run: Callable[..., Result], db_path: Path
+) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(SRC), os.environ.get("PYTHONPATH", "")]),
+    }
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_LOCK, str(db_path)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        refused = run("migrate", "unlock")
+        assert refused.exit_code == 1
+        assert f"pid {holder.pid}" in refused.output and "still running" in refused.output
+        with connect(str(db_path)) as db:
+            assert current_holder(db) is not None
+        forced = run("migrate", "unlock", "--force")
+        assert forced.exit_code == 0 and f"pid {holder.pid}" in forced.output
+        with connect(str(db_path)) as db:
+            assert current_holder(db) is None
+    finally:
+        holder.kill()
+        holder.wait()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ def open_migrator(
     reporter: MigrationReporter | None = None,
     lock_timeout: float = 60.0,
     read_only: bool = False,
+    before_change: Callable[[], object] | None = None,
 ) -> Iterator[Migrator]:
     """Load migrations (before touching the database), then open it and yield a Migrator.
 
@@ -62,6 +63,7 @@ def open_migrator(
             listener=reporter,
             lock_timeout=lock_timeout,
             dry_run=dry_run,
+            before_change=before_change,
         )
     finally:
         db.close()
@@ -97,8 +99,24 @@ def _run_change(
     arg: int | None,
 ) -> None:
     reporter = MigrationReporter(dry_run=dry_run, quiet=as_json)
-    backup = backup_before_change(app) if backup_requested() and not dry_run else None
-    with open_migrator(app, dry_run=dry_run, reporter=reporter, lock_timeout=lock_timeout) as m:
+    backups: list[Path] = []
+
+    def take_backup() -> None:
+        # Runs under the migration lock, once the plan is known and not empty.
+        path = backup_before_change(app)
+        if path is not None:
+            backups.append(path)
+
+    hook = None
+    if backup_requested() and not dry_run:
+        url = parse_url(app.settings.database)
+        if url.path is not None and url.path.exists():
+            hook = take_backup
+        else:
+            info(f"No backup taken: {app.settings.database} does not exist yet.")
+    with open_migrator(
+        app, dry_run=dry_run, reporter=reporter, lock_timeout=lock_timeout, before_change=hook
+    ) as m:
         if action == "up":
             results = m.up(arg, allow_drift=allow_drift)
         elif action == "down":
@@ -107,6 +125,9 @@ def _run_change(
             assert arg is not None
             results = m.to(arg, allow_drift=allow_drift)
         version = m.status().current_version
+    backup = backups[0] if backups else None
+    if hook is not None and backup is None:
+        info("No backup taken: there was nothing to change.")
     _report_change(app, results, reporter, version, dry_run=dry_run, as_json=as_json, backup=backup)
 
 
@@ -393,11 +414,12 @@ def repair(app: AppContext, lock_timeout: float) -> None:
 
 
 @migrate.command()
+@click.option("--force", is_flag=True, help="Break the lock even if its owner still runs here.")
 @pass_app
-def unlock(app: AppContext) -> None:
-    """Break the migration lock (only when its owner is gone)."""
+def unlock(app: AppContext, force: bool) -> None:
+    """Break the migration lock left by a runner that is gone."""
     with connect(parse_url(app.settings.database), create=False) as db:
-        holder = force_unlock(db)
+        holder = force_unlock(db, force=force)
     if holder is None:
         click.echo("The migration lock was not held.")
     else:

@@ -126,6 +126,7 @@ class Migrator:
         listener: Listener | None = None,
         lock_timeout: float = 60.0,
         dry_run: bool = False,
+        before_change: Callable[[], object] | None = None,
     ) -> None:
         self.db = db
         self.migrations = list(migrations)
@@ -133,6 +134,8 @@ class Migrator:
         self.listener = listener or (lambda event: None)
         self.lock_timeout = lock_timeout
         self.dry_run = dry_run
+        # Called once, under the lock, before the first step of a non-empty plan (backups).
+        self.before_change = before_change
         self.recorder = Recorder(db)
 
     # -- reading ------------------------------------------------------------------
@@ -283,6 +286,8 @@ class Migrator:
         return result
 
     def _run_all(self, steps: list[Step]) -> list[StepResult]:
+        if steps and self.before_change is not None and not self.dry_run:
+            self.before_change()
         return [self._run(step) for step in steps]
 
     def _run(self, step: Step) -> StepResult:

@@ -107,6 +107,20 @@ class LockHolder:
         start = process_start_time(self.pid)
         return start is not None and self.process_start is not None and start != self.process_start
 
+    def is_provably_alive(self, me: ProcessIdentity | None = None) -> bool:
+        """True only when the owner visibly runs on this machine, as the same process."""
+        me = me or ProcessIdentity.current()
+        if self.host != me.host:
+            return False
+        if self.boot_id and me.boot_id and self.boot_id != me.boot_id:
+            return False
+        if self.pid_namespace and me.pid_namespace and self.pid_namespace != me.pid_namespace:
+            return False
+        if not pid_alive(self.pid):
+            return False
+        start = process_start_time(self.pid)
+        return self.process_start is None or start is None or start == self.process_start
+
 
 def pid_alive(pid: int) -> bool:
     """Whether a process with this pid runs (a zombie counts as gone)."""
@@ -341,11 +355,20 @@ def current_holder(db: Database, *, quiet: bool = False) -> LockHolder | None:
         raise
 
 
-def force_unlock(db: Database) -> LockHolder | None:
-    """Break the lock whoever holds it; return who held it. For `memvault migrate unlock`."""
+def force_unlock(db: Database, *, force: bool = False) -> LockHolder | None:
+    """Break the lock; return who held it. For `memvault migrate unlock`.
+
+    Refuses (LockError) when the holder visibly still runs on this machine, unless `force`:
+    breaking a live runner's lock lets a second runner start beside it.
+    """
     with db.atomic():
         if not db.table_exists(LOCK_TABLE):
             return None
         holder = _read(db)
+        if holder is not None and not force and holder.is_provably_alive():
+            raise LockError(
+                f"the migration lock is held by {holder.describe()}, which is still running: "
+                "wait for it to finish (or stop it); `--force` breaks the lock anyway"
+            )
         db.execute(f"DELETE FROM {LOCK_TABLE}")
     return holder
