@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -216,3 +219,65 @@ def test_human_output_lists_steps_and_timings(live_db: Path, run: Run) -> None:
     assert result.exit_code == 0, result.output
     assert "fts_optimize" in result.output and "memories_fts" in result.output
     assert "no rows were changed" in result.output
+
+
+WRITER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
+for i in range(int(sys.argv[2])):
+    conn.execute(
+        "INSERT INTO interactions (user_id, user_prompt, assistant_response, created_at,"
+        " updated_at) VALUES (NULL, ?, 'ok', '2025-11-01T00:00:00Z', '2025-11-01T00:00:00Z')",
+        (f"live-{i}",),
+    )
+    time.sleep(0.002)
+print("done")
+"""
+
+
+def test_maintain_with_vacuum_while_another_process_writes(live_db: Path) -> None:
+    """A live database: a separate process keeps committing rows during maintenance."""
+    conn = sqlite3.connect(live_db)
+    last_before = conn.execute("SELECT max(id) FROM interactions").fetchone()[0]
+    old_interactions = conn.execute("SELECT * FROM interactions ORDER BY id").fetchall()
+    conn.close()
+    before = row_checksums(live_db)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(live_db), "300"], stdout=subprocess.PIPE, text=True
+    )
+    watcher = sqlite3.connect(live_db, timeout=30)
+
+    def written() -> int:
+        count = "SELECT count(*) FROM interactions WHERE id > ?"
+        return int(watcher.execute(count, (last_before,)).fetchone()[0])
+
+    deadline = time.monotonic() + 30
+    while written() < 10 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    at_start = written()
+    db = connect(str(live_db), create=False, wal=False, busy_timeout_ms=30_000)
+    try:
+        report = run_maintenance(db, MaintenanceOptions(vacuum=True))
+    finally:
+        db.close()
+    at_end = written()
+    watcher.close()
+    out, _ = writer.communicate(timeout=60)
+    assert 10 <= at_start <= at_end < 300  # maintenance ran in the middle of the writer's run
+    assert writer.returncode == 0 and out.strip() == "done"
+    assert [s.step for s in report.steps][-2:] == ["vacuum", "checkpoint"]
+    after = row_checksums(live_db)
+    assert {t: h for t, h in after.items() if t != "interactions"} == {
+        t: h for t, h in before.items() if t != "interactions"
+    }
+    conn = sqlite3.connect(live_db)
+    new = conn.execute(
+        "SELECT user_prompt FROM interactions WHERE id > ? ORDER BY id", (last_before,)
+    ).fetchall()
+    old_rows = conn.execute(
+        "SELECT * FROM interactions WHERE id <= ? ORDER BY id", (last_before,)
+    ).fetchall()
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    conn.close()
+    assert [r[0] for r in new] == [f"live-{i}" for i in range(300)]
+    assert old_rows == old_interactions
