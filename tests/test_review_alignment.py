@@ -103,3 +103,17 @@ def test_legacy_embeddings_as_json_text_are_a_storage_mismatch(legacy_v1: Path) 
     assert storage[0].rows == db.scalar(
         "SELECT count(*) FROM memories WHERE typeof(embedding) = 'text'"
     )
+
+
+def test_blobs_in_a_text_declared_column_are_noted_after_003(
+    legacy_v1: Path, run: Callable[..., Result]
+) -> None:
+    assert run("migrate", "up", database=legacy_v1).exit_code == 0
+    models = store_models()
+    assert models is not None
+    db = snapshot(str(legacy_v1))
+    report = check_alignment(db, read_schema(db), models[0])
+    blobs = db.scalar("SELECT count(*) FROM memories WHERE typeof(embedding) = 'blob'")
+    assert blobs > 0
+    assert any(f"holds {blobs} float32 BLOB" in note for note in report.notes)
+    assert not [m for m in report.mismatches if m.kind == "storage"]

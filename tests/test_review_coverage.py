@@ -186,3 +186,9 @@ def test_every_proposal_removes_the_problem_it_was_made_for(
         assert "q" in result.unfixable
     else:
         assert result.missing_indexes == []
+
+
+def test_empty_catalog_is_said_not_passed_over(tmp_path: Path) -> None:
+    result = run_review(make_db(tmp_path), {})
+    assert result.queries == [] and result.missing_indexes == []
+    assert any("catalog is empty" in text for text in result.recommendations)

@@ -23,6 +23,11 @@ def recommendations(review: Review) -> list[str]:
 
 
 def _broken_queries(review: Review) -> list[str]:
+    if not review.queries:
+        return [
+            "The query catalog is empty (the store's queries could not be loaded): "
+            "index coverage was not checked."
+        ]
     broken = [q for q in review.queries if q.error]
     if not broken:
         return []

@@ -216,6 +216,8 @@ def _check_model(
         kind = field_kind(info.annotation)
         for mismatch in _compare(db, table_name, column, model.__name__, name, kind, both_ways):
             report.mismatches.append(mismatch)
+        if both_ways and kind.kind == "vector" and affinity(column.type) == "TEXT":
+            _note_blobs_in_text_column(db, table_name, column, report)
     if both_ways:
         for column in table.columns:
             if column.name.lower() not in seen:
@@ -298,6 +300,18 @@ def _compare(
                 )
             )
     return found
+
+
+def _note_blobs_in_text_column(
+    db: Database, table: str, column: Column, report: AlignmentReport
+) -> None:
+    blobs = _count(db, table, f"typeof({_q(column.name)}) = 'blob'")
+    if blobs:
+        report.notes.append(
+            f"{table}.{column.name} is declared {column.type} but holds {blobs} float32 BLOB(s): "
+            "SQLite stores BLOBs as they are under TEXT affinity, so this is safe, but the "
+            "declared type no longer describes the data"
+        )
 
 
 def _q(name: str) -> str:

@@ -81,6 +81,7 @@ def _alignment(r: Review) -> list[str]:
     if a is None:
         return [*lines, "The store's models are not available; alignment was not checked.", ""]
     lines += [f"Checked {a.fields_checked} fields: {', '.join(a.checked)}.", ""]
+    lines += [*(f"- note: {n}" for n in a.notes), ""] if a.notes else []
     if a.aligned:
         return [*lines, "Every field has its column, with a fitting type and nullability.", ""]
     return lines + _table(
