@@ -53,8 +53,8 @@ class UnitVectors:
         matrix = np.asarray(matrix, dtype=np.float32)
         norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64))
         valid = norms > 0
-        unit = np.zeros_like(matrix)
-        unit[valid] = matrix[valid] / norms[valid, None].astype(np.float32)
+        unit = np.zeros(matrix.shape, dtype=np.float32)
+        np.divide(matrix, norms[:, None].astype(np.float32), out=unit, where=valid[:, None])
         return cls(np.asarray(ids, dtype=np.int64), unit, valid)
 
     @property
