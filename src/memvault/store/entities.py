@@ -71,7 +71,7 @@ class EntityRepository:
         with self._run.atomic():
             require_user(self._run, user_id)
             entity_id = self._run.insert("entities.insert", **values)
-        entity = self.get(user_id, entity_id)
+            entity = self.get(user_id, entity_id)
         assert entity is not None
         return entity
 
@@ -108,7 +108,7 @@ class EntityRepository:
             for column in ("id", "user_id", "created_at", "last_interaction", "interaction_count"):
                 values.pop(column)
             self._run.execute("entities.update", **values, id=entity_id, user_id=user_id)
-        return self.get(user_id, entity_id)
+            return self.get(user_id, entity_id)
 
     def record_interaction(self, user_id: str, entity_id: int) -> Entity | None:
         """Count one more interaction with the entity, now; None when it is not theirs."""
@@ -116,7 +116,7 @@ class EntityRepository:
             changed = self._run.execute(
                 "entities.record_interaction", at=self._clock.now(), id=entity_id, user_id=user_id
             )
-        return self.get(user_id, entity_id) if changed else None
+            return self.get(user_id, entity_id) if changed else None
 
     def delete(self, user_id: str, entity_id: int) -> bool:
         """Delete the user's entity; False (nothing deleted) when it is not theirs."""

@@ -112,7 +112,7 @@ class MemoryRepository:
             memory_id = self._run.insert(
                 "memories.insert", **values, user_id=user_id, created_at=now, updated_at=now
             )
-        memory = self.get(user_id, memory_id)
+            memory = self.get(user_id, memory_id)
         assert memory is not None
         return memory
 
@@ -159,7 +159,7 @@ class MemoryRepository:
             for column in ("id", "user_id", "created_at"):
                 values.pop(column)
             self._run.execute("memories.update", **values, id=memory_id, user_id=user_id)
-        return self.get(user_id, memory_id)
+            return self.get(user_id, memory_id)
 
     def archive(self, user_id: str, memory_id: int, archived: bool = True) -> Memory | None:
         """Archive (or, with archived=False, restore) the user's memory; None if not theirs."""
@@ -171,7 +171,7 @@ class MemoryRepository:
                 id=memory_id,
                 user_id=user_id,
             )
-        return self.get(user_id, memory_id) if changed else None
+            return self.get(user_id, memory_id) if changed else None
 
     def delete(self, user_id: str, memory_id: int) -> bool:
         """Delete the user's memory; False (nothing deleted) when it is not theirs."""

@@ -88,7 +88,7 @@ class UserRepository:
             if self._run.one("users.exists", user_id=values["id"]) is not None:
                 raise ValidationError(f"invalid user: id {values['id']!r} is already taken")
             self._run.execute("users.insert", **values)
-        user = self.get(values["id"])
+            user = self.get(values["id"])
         assert user is not None
         return user, key
 
@@ -126,7 +126,7 @@ class UserRepository:
             self._run.execute(
                 "users.update", **_without(values, "id", "created_at"), user_id=user_id
             )
-        return self.get(user_id)
+            return self.get(user_id)
 
     def rotate_api_key(self, user_id: str, api_key: str | None = None) -> str | None:
         """Give an account a new API key (the old one stops working); None if no account."""
