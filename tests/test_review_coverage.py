@@ -192,3 +192,17 @@ def test_empty_catalog_is_said_not_passed_over(tmp_path: Path) -> None:
     result = run_review(make_db(tmp_path), {})
     assert result.queries == [] and result.missing_indexes == []
     assert any("catalog is empty" in text for text in result.recommendations)
+
+
+def test_foreign_key_lookup_scan_on_delete_gets_a_child_index(tmp_path: Path) -> None:
+    db = make_db(
+        tmp_path,
+        "CREATE TABLE parent (id TEXT PRIMARY KEY);"
+        "CREATE TABLE child (id INTEGER PRIMARY KEY, "
+        "parent_id TEXT REFERENCES parent(id) ON DELETE CASCADE, x TEXT);",
+    )
+    result = run_review(db, {"parent.delete": ("DELETE FROM parent WHERE id = ?", ("a",))})
+    (query,) = result.queries
+    assert query.full_scans == ["child"] and query.has_problem
+    (proposal,) = result.missing_indexes
+    assert (proposal.table, proposal.columns) == ("child", [("parent_id", False)])

@@ -162,6 +162,7 @@ def plan_query(
     """Explain one query and read its shape; an error (e.g. a missing column) is reported."""
     columns = {t.name: [c.name for c in t.columns] for t in schema.tables.values()}
     shape = parse_shape(sql, columns, params)
+    _add_foreign_key_lookups(shape, schema)
     try:
         steps = explain(db, sql, params)
     except sqlite3.Error as exc:
@@ -196,6 +197,18 @@ def mark_inherent(result: QueryPlan, shape: QueryShape) -> None:
                 f"{what} a computed value or several tables (e.g. a search rank): "
                 "no index holds that order"
             )
+
+
+def _add_foreign_key_lookups(shape: QueryShape, schema: Schema) -> None:
+    """Deleting or re-keying a parent row makes SQLite look up its children by their
+    foreign key columns (the plan shows it): those are equality filters on the child."""
+    if shape.kind not in ("DELETE", "UPDATE") or not shape.aliases:
+        return
+    target = next(iter(shape.aliases.values()))
+    for table in schema.tables.values():
+        for fk in table.foreign_keys:
+            if fk.parent == target and table.name != target:
+                shape.filter_for(table.name).equal.extend(fk.columns)
 
 
 def problem_tables(result: QueryPlan, shape: QueryShape) -> list[str]:
