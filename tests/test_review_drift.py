@@ -90,3 +90,14 @@ def test_applied_migration_without_file_is_noted(
     newest.unlink()
     report = find_drift(snapshot(str(db_path)), load_migrations(folder))
     assert any("has no file" in note for note in report.notes)
+
+
+def test_edited_migration_file_is_noted(
+    db_path: Path, run: Callable[..., Result], migrations_dir: Path
+) -> None:
+    assert run("migrate", "up", migrations=migrations_dir).exit_code == 0
+    newest = max(migrations_dir.glob("[0-9]*.py"))
+    newest.write_text(newest.read_text() + "\n# edited after it was applied\n")
+    report = find_drift(snapshot(str(db_path)), load_migrations(migrations_dir))
+    assert any("edited after it was applied" in note for note in report.notes)
+    assert report.clean

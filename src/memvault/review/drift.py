@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from memvault.db import Database, connect
 from memvault.migrations import Migration, Migrator, Recorder
 from memvault.migrations import adoption as legacy
+from memvault.migrations.planner import find_drift as checksum_drift
 from memvault.review.schema import Column, Schema, Table, read_schema
 
 
@@ -48,6 +49,17 @@ def expected_versions(db: Database, migrations: Sequence[Migration]) -> tuple[li
     return versions, f"ledger records {_label(versions)} as applied"
 
 
+def _edited_files(db: Database, migrations: Sequence[Migration]) -> list[str]:
+    recorder = Recorder(db)
+    if legacy.needs_adoption(db) or not recorder.exists():
+        return []
+    return [
+        f"{d.describe()}: the expected schema is built from the file as it is now"
+        for d in checksum_drift(migrations, recorder.rows())
+        if d.kind == "modified"
+    ]
+
+
 def _label(versions: Sequence[int]) -> str:
     return ", ".join(f"{v:03d}" for v in versions) if versions else "no migration"
 
@@ -76,6 +88,7 @@ def find_drift(
     """Compare `db`'s schema with the one its applied migrations produce."""
     versions, basis = expected_versions(db, migrations)
     expected, notes = build_expected(migrations, versions)
+    notes += _edited_files(db, migrations)
     report = DriftReport(basis, list(versions), notes=notes)
     compare(expected, live if live is not None else read_schema(db), report)
     return report
