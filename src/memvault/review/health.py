@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
@@ -99,8 +100,6 @@ def fts_integrity(db: Database, schema: Schema) -> list[FtsCheck]:
 
 
 def _option(sql: str, name: str) -> str | None:
-    import re
-
     match = re.search(rf"\b{name}\s*=\s*'([^']*)'", sql)
     return match.group(1) if match else None
 

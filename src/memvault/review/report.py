@@ -18,7 +18,7 @@ from memvault.review.alignment import AlignmentReport, check_alignment, store_mo
 from memvault.review.coverage import Proposal, QueryPlan, plan_query
 from memvault.review.drift import DriftReport, find_drift
 from memvault.review.indexes import RedundantIndex, UnusedIndex, find_redundant, find_unused
-from memvault.review.schema import clone_schema, read_schema
+from memvault.review.schema import Schema, clone_schema, read_schema
 from memvault.store.catalog import CatalogQuery, catalog
 
 STORE_QUERIES_MODULE = "memvault.store.queries"
@@ -184,7 +184,7 @@ def review(
     return result
 
 
-def _plan(db: Database, schema: Any, query: CatalogQuery) -> PlannedQuery:
+def _plan(db: Database, schema: Schema, query: CatalogQuery) -> PlannedQuery:
     params: Any = dict(query.params) if isinstance(query.params, Mapping) else tuple(query.params)
     plan, shape = plan_query(db, schema, query.name, query.sql, params)
     return PlannedQuery(plan, shape, params)
