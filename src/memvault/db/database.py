@@ -223,11 +223,13 @@ def snapshot(location: str | DatabaseURL) -> Database:
                 finally:
                     src.close()
             else:
-                data = bytearray(path.read_bytes())
+                data = bytearray(path.stat().st_size)
+                with path.open("rb") as fh:  # one buffer, no intermediate copies
+                    fh.readinto(data)
                 if len(data) >= 20 and data[18] == 2:
                     data[18] = data[19] = 1  # WAL header -> rollback, for the in-memory copy
                 if data:
-                    mem.deserialize(bytes(data))
+                    mem.deserialize(data)
             mem.execute("SELECT count(*) FROM sqlite_master").fetchone()
         except sqlite3.DatabaseError as exc:
             mem.close()
