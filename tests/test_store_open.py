@@ -63,6 +63,10 @@ def test_legacy_database_is_adopted_and_its_broken_rows_load(legacy_v1: Path) ->
         assert dumped["tags"] == "{not json" and dumped["problems"]
         clean = next(m for m in listing if m.title == "日本語のメモ")
         assert clean.problems == [] and "problems" not in clean.model_dump(by_alias=True)
+        renamed = store.memories.update("user-0", broken.id, title="broken json, renamed")
+        assert renamed is not None and renamed.tags == "{not json"  # written back unchanged
+        raw = store.db.query("SELECT tags, metadata FROM memories WHERE id = ?", (broken.id,))
+        assert tuple(raw[0]) == ("{not json", "{'single': quotes}")
         hits = store.memories.search("user-0", "naïve emoji")
         assert [h.memory.title for h in hits] == ["日本語のメモ"]
         # A row whose user_id is NULL belongs to no tenant: nobody's search finds it.
