@@ -9,6 +9,7 @@ embeddings, very long and non-ASCII text, timestamps with and without millisecon
 from __future__ import annotations
 
 import json
+import math
 import random
 import sqlite3
 from enum import Enum
@@ -168,6 +169,13 @@ def _words(rng: random.Random, n: int) -> str:
     return " ".join(rng.choice(WORDS) for _ in range(n))
 
 
+def _unit_vector(rng: random.Random, dim: int) -> list[float]:
+    """A unit-length vector of full-precision floats, as embedding APIs return them."""
+    raw = [rng.gauss(0.0, 1.0) for _ in range(dim)]
+    norm = math.sqrt(sum(x * x for x in raw)) or 1.0
+    return [x / norm for x in raw]
+
+
 def _fill(
     conn: sqlite3.Connection,
     rng: random.Random,
@@ -196,7 +204,7 @@ def _fill(
             )
         for _ in range(n_mem):
             ts = _ts(rng, rng.random() < 0.7)
-            vec = [round(rng.uniform(-1, 1), 6) for _ in range(dim)]
+            vec = _unit_vector(rng, dim)
             mem_rows.append(
                 (
                     uid,
@@ -206,7 +214,7 @@ def _fill(
                     rng.randint(1, 4),
                     json.dumps([rng.choice(WORDS)]),
                     "[1, 2]",
-                    json.dumps(vec),
+                    json.dumps(vec, separators=(",", ":")),
                     json.dumps({"k": 1}),
                     int(rng.random() < 0.2),
                     ts,
