@@ -554,3 +554,38 @@ def test_reading_commands_leave_a_legacy_file_byte_identical(run, legacy_v1: Pat
     for args in (("migrate", "status"), ("migrate", "verify"), ("migrate", "history")):
         run(*args, database=legacy_v1)
         assert file_state(legacy_v1) == before, args
+
+
+def test_a_later_migration_may_supersede_what_an_earlier_one_made(run, tmp_path: Path) -> None:
+    folder = tmp_path / "mig"
+    folder.mkdir()
+    (folder / "001_index.sql").write_text(
+        "-- migrate:up\nCREATE TABLE t (x);\nCREATE INDEX idx_t ON t(x);\n"
+        "-- migrate:down\nDROP TABLE t;\n"
+        "-- migrate:verify\nSELECT count(*) = 1 FROM sqlite_master WHERE name = 'idx_t';\n"
+    )
+    drop = (
+        "def up(ctx):\n    ctx.execute('DROP INDEX idx_t')\n"
+        "def down(ctx):\n    ctx.execute('CREATE INDEX idx_t ON t(x)')\n"
+        "def verify(ctx):\n    return not ctx.index_exists('idx_t')\n"
+    )
+    (folder / "002_drop_index.py").write_text(drop)
+    assert run("migrate", "up", migrations=folder).exit_code == 0
+    failing = run("migrate", "verify", migrations=folder)
+    assert failing.exit_code == 1 and "FAIL 001_index" in failing.output
+
+    (folder / "002_drop_index.py").write_text("supersedes = [1]\n" + drop)
+    assert run("migrate", "repair", migrations=folder).exit_code == 0
+    passing = run("migrate", "verify", migrations=folder)
+    assert passing.exit_code == 0, passing.output
+    assert "001_index (superseded by 002" in passing.output
+
+
+def test_supersedes_must_name_earlier_versions(run, tmp_path: Path) -> None:
+    folder = tmp_path / "mig"
+    folder.mkdir()
+    (folder / "001_a.py").write_text("supersedes = [3]\ndef up(ctx): pass\ndef down(ctx): pass\n")
+    result = run("migrate", "up", migrations=folder)
+    assert (
+        result.exit_code == 1 and "001_a.py: supersedes must list earlier versions" in result.output
+    )

@@ -367,7 +367,13 @@ def verify(app: AppContext, as_json: bool) -> None:
             {
                 "ok": report.ok,
                 "results": [
-                    {"version": r.version, "name": r.name, "ok": r.ok, "problem": r.problem}
+                    {
+                        "version": r.version,
+                        "name": r.name,
+                        "ok": r.ok,
+                        "problem": r.problem,
+                        "superseded_by": r.superseded_by,
+                    }
                     for r in report.results
                 ],
             }
@@ -375,7 +381,10 @@ def verify(app: AppContext, as_json: bool) -> None:
     else:
         for r in report.results:
             mark = "ok  " if r.ok else "FAIL"
-            click.echo(f"{mark} {r.version:03d}_{r.name}" + (f": {r.problem}" if r.problem else ""))
+            note = f": {r.problem}" if r.problem else ""
+            if r.superseded_by is not None:
+                note = f" (superseded by {r.superseded_by:03d}: its verify is not re-run)"
+            click.echo(f"{mark} {r.version:03d}_{r.name}{note}")
         if not report.results:
             click.echo("No applied migrations to verify.")
     if not report.ok:

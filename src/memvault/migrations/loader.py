@@ -91,6 +91,13 @@ def _load_python(path: Path, version: int, name: str, digest: str) -> Migration:
     foreign_keys = getattr(module, "foreign_keys", True)
     if not isinstance(foreign_keys, bool):
         raise MigrationLoadError(f"migration {path}: foreign_keys must be True or False")
+    supersedes = getattr(module, "supersedes", ())
+    if not isinstance(supersedes, list | tuple) or not all(
+        isinstance(v, int) and 0 < v < version for v in supersedes
+    ):
+        raise MigrationLoadError(
+            f"migration {path}: supersedes must list earlier versions, e.g. [1, 2]"
+        )
     return Migration(
         version=version,
         name=name,
@@ -102,6 +109,7 @@ def _load_python(path: Path, version: int, name: str, digest: str) -> Migration:
         verify_func=verify,
         kind="python",
         foreign_keys=foreign_keys,
+        supersedes=tuple(supersedes),
     )
 
 

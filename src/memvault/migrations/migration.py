@@ -150,6 +150,9 @@ class Migration:
     # False: the executor turns foreign keys off around this migration's transaction
     # (table rebuilds), and checks them before committing.
     foreign_keys: bool = True
+    # Earlier versions whose verify no longer holds once this one is applied (it drops or
+    # changes what they created); `migrate verify` does not re-run theirs.
+    supersedes: tuple[int, ...] = ()
 
     @property
     def filename(self) -> str:
