@@ -28,8 +28,12 @@ def run(db_path: Path) -> Callable[..., Result]:
     """Run the CLI against `db_path`: run("migrate", "up")."""
     runner = CliRunner()
 
-    def invoke(*args: str, database: Path | None = None, migrations: Path | None = None,
-               input: str | None = None) -> Result:
+    def invoke(
+        *args: str,
+        database: Path | None = None,
+        migrations: Path | None = None,
+        input: str | None = None,
+    ) -> Result:
         argv = ["-d", str(database or db_path)]
         if migrations is not None:
             argv += ["--migrations", str(migrations)]
@@ -71,7 +75,7 @@ def schema_objects(path: Path) -> dict[str, str]:
     try:
         rows = conn.execute(
             "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' "
-            "AND name NOT LIKE 'schema_migrations%'"
+            "AND name NOT LIKE 'schema_migrations%' AND name NOT LIKE 'memvault_%'"
         ).fetchall()
     finally:
         conn.close()

@@ -47,8 +47,14 @@ BEGIN SELECT RAISE(ABORT, '{HISTORY} is append-only'); END""",
 BEGIN SELECT RAISE(ABORT, '{HISTORY} is append-only'); END""",
 ]
 
-# Tables memvault owns; schema comparisons leave them out.
-ENGINE_TABLES = (LEDGER, HISTORY, "schema_migrations_lock")
+# Tables memvault owns (the ledger, its history, the lock, size samples…); schema
+# comparisons, checks and diagrams leave them out. One rule, used everywhere.
+ENGINE_PREFIXES = ("schema_migrations", "memvault_")
+
+
+def is_engine_table(name: str) -> bool:
+    """True for a table memvault keeps for itself rather than the application's data."""
+    return name.lower().startswith(ENGINE_PREFIXES)
 
 
 def now_iso() -> str:

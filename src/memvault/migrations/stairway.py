@@ -20,7 +20,7 @@ from memvault.db import Database, connect
 from memvault.errors import DatabaseError, MemvaultError, VerificationError
 from memvault.migrations.executor import Migrator
 from memvault.migrations.migration import Migration
-from memvault.migrations.recorder import ENGINE_TABLES, Recorder
+from memvault.migrations.recorder import Recorder, is_engine_table
 
 Phase = Literal["up", "verify", "down", "compare", "up again"]
 Change = Literal["missing", "extra", "changed"]
@@ -87,7 +87,6 @@ def read_schema(db: Database) -> Schema:
         "SELECT type, name, tbl_name, sql FROM sqlite_master "
         "WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"
     )
-    engine = {t.lower() for t in ENGINE_TABLES}
     fts = {
         str(r[1]) for r in rows if r[0] == "table" and re.search(r"USING\s+fts5", r[3] or "", re.I)
     }
@@ -95,7 +94,7 @@ def read_schema(db: Database) -> Schema:
     schema = Schema()
     for kind, name, table, sql in rows:
         name, table, sql = str(name), str(table), str(sql or "")
-        if table.lower() in engine or name in shadows:
+        if is_engine_table(table) or name in shadows:
             continue
         if kind == "table":
             schema.tables[name] = _table_shape(db, name, sql)

@@ -16,7 +16,7 @@ from pathlib import Path
 from memvault.db import Database, parse_url
 from memvault.errors import DatabaseError
 from memvault.migrations import Migration, Migrator, VerifyResult, adoption
-from memvault.migrations.recorder import ENGINE_TABLES, LedgerRow, Recorder
+from memvault.migrations.recorder import LedgerRow, Recorder, is_engine_table
 
 EXAMPLES = 5
 INTEGRITY_MESSAGES = 100
@@ -185,11 +185,12 @@ def _owned_tables(db: Database) -> list[str]:
         "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
         "ORDER BY name"
     )
-    skip = {OWNER_TABLE, *ENGINE_TABLES}
     return [
         str(r[0])
         for r in rows
-        if str(r[0]) not in skip and db.column_exists(str(r[0]), OWNER_COLUMN)
+        if str(r[0]) != OWNER_TABLE
+        and not is_engine_table(str(r[0]))
+        and db.column_exists(str(r[0]), OWNER_COLUMN)
     ]
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from memvault.db import Database
+from memvault.migrations.recorder import is_engine_table
 
 # Tables memvault itself owns (the ledger, its history, the lock, size samples). Schema
 # comparisons leave out `schema_migrations%` and `memvault_%`.
-MEMVAULT_PREFIXES = ("schema_migrations", "memvault_")
 FTS5_SHADOW_SUFFIXES = ("_data", "_idx", "_content", "_docsize", "_config")
 
 
@@ -33,7 +33,7 @@ class SchemaInventory:
 
 def is_memvault_table(name: str) -> bool:
     """True for tables memvault owns rather than the user's data."""
-    return name.startswith(MEMVAULT_PREFIXES)
+    return is_engine_table(name)
 
 
 def take_inventory(db: Database) -> SchemaInventory:

@@ -11,8 +11,9 @@ import sqlite3
 from dataclasses import dataclass, field
 
 from memvault.db import Database, connect
+from memvault.migrations.recorder import ENGINE_PREFIXES
 
-INTERNAL_PREFIXES = ("sqlite_", "schema_migrations")
+INTERNAL_PREFIXES = ("sqlite_", *ENGINE_PREFIXES)
 
 
 @dataclass(frozen=True)
