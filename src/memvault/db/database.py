@@ -23,6 +23,7 @@ Params = Sequence[Any] | dict[str, Any]
 
 SQLITE_MAGIC = b"SQLite format 3\x00"
 DEFAULT_BUSY_TIMEOUT_MS = 5000
+CACHE_KIB = 64 * 1024
 
 
 class Database:
@@ -159,6 +160,10 @@ def _configure(conn: sqlite3.Connection, *, busy_timeout_ms: int, wal: bool) -> 
     conn.row_factory = sqlite3.Row
     conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     conn.execute("PRAGMA foreign_keys = ON")
+    # 64 MiB of page cache (allocated only as used) instead of SQLite's 2 MiB default: with
+    # float32 embeddings a memory row fills a page, and FTS5 ranking then thrashed a 2 MiB
+    # cache (bench: search p50 69 ms -> 21 ms with a large cache; docs/performance.md).
+    conn.execute(f"PRAGMA cache_size = {-CACHE_KIB}")
     if wal:
         # e.g. on a network filesystem WAL is refused: the rollback journal still works
         with contextlib.suppress(sqlite3.OperationalError):
