@@ -102,8 +102,13 @@ def run(args: argparse.Namespace, path: Path) -> dict[str, Any]:
     rng = random.Random(42)
     words = vocabulary(rng)
     weights = [1.0 / (rank + 1) for rank in range(len(words))]  # Zipf: few common, many rare
-    results: dict[str, Any] = {"memories": args.memories, "dim": args.dim, "batch": args.batch}
-    with MemoryStore.open(path) as store:
+    results: dict[str, Any] = {
+        "memories": args.memories,
+        "dim": args.dim,
+        "batch": args.batch,
+        "vector_cache_mb": args.vector_cache_mb,
+    }
+    with MemoryStore.open(path, vector_cache_mb=args.vector_cache_mb) as store:
         main_user = store.users.create("bench@example.com")[0].id
         other_user = store.users.create("other@example.com")[0].id
         single_user = store.users.create("single@example.com")[0].id
@@ -226,6 +231,12 @@ def main() -> None:
     parser.add_argument("--single", type=int, default=1000, help="rows for the create() baseline")
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--vector-repeat", type=int, default=10)
+    parser.add_argument(
+        "--vector-cache-mb",
+        type=int,
+        default=256,
+        help="similar()'s cache bound; a user's vectors take memories x dim x 4 bytes",
+    )
     parser.add_argument("--db", type=Path, help="database file (default: a temporary one)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
