@@ -324,6 +324,28 @@ def test_interactions_by_date_range(store: MemoryStore, ada: User) -> None:
         store.interactions.list(ada.id, "yesterday", today)
 
 
+def test_interaction_range_is_whole_days_for_legacy_timestamps(
+    store: MemoryStore, ada: User
+) -> None:
+    stamps = [
+        "2025-10-05T23:59:59.999Z",
+        "2025-10-06T00:00:00Z",
+        "2025-10-06T12:00:00.000Z",
+        "2025-10-07T23:59:59Z",
+        "2025-10-08T00:00:00.000Z",
+    ]
+    conn = sqlite3.connect(store.db.url.path)  # type: ignore[arg-type]
+    conn.executemany(
+        "INSERT INTO interactions (user_id, user_prompt, assistant_response, created_at, "
+        "updated_at) VALUES (?, ?, 'a', ?, ?)",
+        [(ada.id, stamp, stamp, stamp) for stamp in stamps],
+    )
+    conn.commit()
+    conn.close()
+    listed = store.interactions.list(ada.id, "2025-10-06", "2025-10-07")
+    assert [i.user_prompt for i in listed] == stamps[3:0:-1]
+
+
 def test_usage_daily_and_monthly_totals(store: MemoryStore, ada: User, bob: User) -> None:
     def at(day: int, month: int = 10) -> datetime:
         return datetime(2025, month, day, 12, tzinfo=UTC)

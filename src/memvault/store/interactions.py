@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import builtins
 import sqlite3
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from memvault.errors import ValidationError
@@ -53,8 +53,11 @@ class InteractionRepository:
     ) -> builtins.list[Interaction]:
         """The user's interactions dated from `start` to `end` inclusive (UTC), newest first."""
         first, last = _day(start, "start"), _day(end, "end")
+        # A range on the raw ISO text (not DATE(created_at)) lets one index serve both the
+        # filter and the newest-first order: no sort, whatever the range.
+        after = (date.fromisoformat(last) + timedelta(days=1)).isoformat()
         rows = self._run.rows(
-            "interactions.list_by_date", user_id=user_id, start=first, end=last, limit=limit
+            "interactions.list_by_date", user_id=user_id, start=first, after=after, limit=limit
         )
         return [interaction_from_row(row) for row in rows]
 

@@ -309,10 +309,11 @@ register(
 register(
     "interactions.list_by_date",
     f"SELECT {INTERACTION_COLUMNS} FROM interactions WHERE user_id = :user_id "
-    "AND DATE(created_at) BETWEEN :start AND :end "
+    "AND created_at >= :start AND created_at < :after "
     "ORDER BY created_at DESC LIMIT :limit",
-    {"user_id": USER_ID, "start": "2025-10-01", "end": "2025-10-31", "limit": 100},
-    "A user's interactions between two dates, inclusive (idx_interactions_user_date).",
+    {"user_id": USER_ID, "start": "2025-10-01", "after": "2025-11-01", "limit": 100},
+    "A user's interactions from one day to the day before `after` (ISO text compares in time "
+    "order), newest first, read in order from idx_interactions_user_created.",
 )
 
 # -- API usage ------------------------------------------------------------------------------
