@@ -62,10 +62,16 @@ def legacy_v2(tmp_path: Path) -> Path:
     return build_legacy_database(tmp_path / "legacy_v2.db", LegacyShape.V2)
 
 
-def copy_fixture(name: str, tmp_path: Path) -> Path:
-    """Copy tests/fixtures/<name> (a folder of migrations) into tmp_path."""
+def copy_fixture(name: str, tmp_path: Path, builtin_up_to: int = 2) -> Path:
+    """A migrations folder in tmp_path: the built-in migrations up to `builtin_up_to`, then the
+    planted ones in tests/fixtures/<name>."""
     target = tmp_path / name
-    shutil.copytree(FIXTURES / name, target)
+    target.mkdir()
+    for path in sorted(BUILTIN_MIGRATIONS.glob("[0-9]*_*.py")):
+        if int(path.name.split("_", 1)[0]) <= builtin_up_to:
+            shutil.copy(path, target / path.name)
+    for path in (FIXTURES / name).iterdir():
+        shutil.copy(path, target / path.name)
     return target
 
 

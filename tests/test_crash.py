@@ -38,10 +38,11 @@ from typing import Any
 import pytest
 
 import memvault.cli
+from conftest import copy_fixture
 
 pytestmark = pytest.mark.slow
 
-FIXTURE = Path(__file__).parent / "fixtures" / "crash_migration"
+FIXTURE = Path()  # the migrations folder, assembled once per module (see _crash_migrations)
 SRC = Path(memvault.cli.__file__).resolve().parents[2]
 SEED = int(os.environ.get("MEMVAULT_CRASH_SEED", "20261125"))
 KILLS = int(os.environ.get("MEMVAULT_CRASH_KILLS", "26"))  # the issue asks for at least 25
@@ -50,6 +51,13 @@ LABEL = "003_token_index_backfill"
 ENGINE_TABLES = ("schema_migrations", "schema_migrations_history", "schema_migrations_lock")
 
 Fingerprint = dict[str, Any]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _crash_migrations(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Built-in 001 and 002 plus the heavy 003 of tests/fixtures/crash_migration."""
+    global FIXTURE
+    FIXTURE = copy_fixture("crash_migration", tmp_path_factory.mktemp("crash-migrations"))
 
 
 # -- running memvault in a subprocess ---------------------------------------------------
