@@ -11,7 +11,7 @@ from memvault import Memory, MemoryFields, MemoryType, ValidationError
 from memvault.store.models import validate_fields, validate_patch
 
 TS_MEMORY = {
-    "id": 7,
+    "id": "7",  # the TypeScript interfaces declare `id?: string`
     "userId": "u1",
     "title": "Tea",
     "content": "green",

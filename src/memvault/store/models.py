@@ -92,6 +92,11 @@ JsonField = Annotated[Any, Raw]
 ImportanceField = Annotated[int, Field(ge=1, le=4), Raw]
 
 
+# Integer row ids, written as strings in JSON: the TypeScript service's interfaces declare
+# `id?: string`, so JSON stays interchangeable with it (Python keeps the int).
+RowId = Annotated[int, PlainSerializer(str, return_type=str, when_used="json")]
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(
         alias_generator=to_camel,
@@ -133,7 +138,7 @@ class User(Record):
 class Entity(Record):
     """A person, organization, project, concept, location or event a user knows about."""
 
-    id: int
+    id: RowId
     user_id: str | None
     name: str
     entity_type: EntityTypeField
@@ -160,7 +165,7 @@ class Entity(Record):
 class Memory(Record):
     """One remembered thing: text, a type, importance, tags, entity links, an embedding."""
 
-    id: int
+    id: RowId
     user_id: str | None
     title: str
     content: str
@@ -178,7 +183,7 @@ class Memory(Record):
 class Interaction(Record):
     """One prompt and the assistant's response."""
 
-    id: int
+    id: RowId
     user_id: str | None
     user_prompt: str
     assistant_response: str
