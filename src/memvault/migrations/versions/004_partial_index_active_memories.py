@@ -7,6 +7,9 @@ already in that order, so the page is read straight off the index. The query mus
 `is_archived = 0` literally: SQLite only uses a partial index when the query's WHERE
 implies the index's WHERE, which a bound parameter never does.
 
+verify checks the index is in place as made (columns, order, partial WHERE); the query plan
+is checked by `memvault schema review` and by the tests, since plans follow statistics.
+
 idx_memories_user_archived stays: counts and archived listings (`is_archived = 1`) still
 use it, and the legacy service may rely on it.
 """
@@ -20,22 +23,12 @@ description = "Partial index: a user's active memories by created_at DESC (listi
 INDEX = "idx_memories_user_active_created"
 INDEX_DDL = f"CREATE INDEX {INDEX} ON memories(user_id, created_at DESC) WHERE is_archived = 0"
 EXPECTED_KEYS = [("user_id", 0), ("created_at", 1)]  # (column, descending)
-LISTING = (
-    "SELECT id FROM memories WHERE user_id = ? AND is_archived = 0 ORDER BY created_at DESC LIMIT ?"
-)
-
-
 def up(ctx: Any) -> None:
     ctx.execute(INDEX_DDL)
 
 
 def down(ctx: Any) -> None:
     ctx.execute(f"DROP INDEX {INDEX}")
-
-
-def listing_plan(ctx: Any) -> list[str]:
-    """The EXPLAIN QUERY PLAN detail lines of the memory listing query."""
-    return [str(row[3]) for row in ctx.query(f"EXPLAIN QUERY PLAN {LISTING}", ("u", 20))]
 
 
 def verify(ctx: Any) -> bool | str:
@@ -52,7 +45,6 @@ def verify(ctx: Any) -> bool | str:
     )
     if not " ".join(sql.split()).lower().endswith("where is_archived = 0"):
         return f"index {INDEX} is not partial on is_archived = 0: {sql}"
-    plan = listing_plan(ctx)
-    if not any(INDEX in line for line in plan) or any("TEMP B-TREE" in line for line in plan):
-        return f"the memory listing does not read {INDEX} in order: {'; '.join(plan)}"
+    # Whether the planner reads it is `memvault schema review`'s question, not verify's:
+    # plans depend on statistics (ANALYZE), and verify must not turn red with the data.
     return True

@@ -29,21 +29,6 @@ INDEXES = {
     "idx_users_created": ("users", [("created_at", 1), ("id", 0)]),
 }
 
-# The query each index is for; verify checks the plan reads it without a temporary B-tree.
-PLANS = {
-    "idx_usage_user_date_provider_model": (
-        "SELECT date, api_provider, model, count(*) FROM api_usage_tracking "
-        "WHERE user_id = ? AND date BETWEEN ? AND ? "
-        "GROUP BY date, api_provider, model ORDER BY date, api_provider, model",
-        ("u", "2025-10-01", "2025-10-31"),
-    ),
-    "idx_users_created": (
-        "SELECT id FROM users ORDER BY created_at DESC, id LIMIT ? OFFSET ?",
-        (50, 0),
-    ),
-}
-
-
 def _ddl(name: str) -> str:
     table, keys = INDEXES[name]
     cols = ", ".join(col + (" DESC" if desc else "") for col, desc in keys)
@@ -68,8 +53,4 @@ def verify(ctx: Any) -> bool | str:
         keys = [(str(r[0]), int(r[1])) for r in rows]
         if keys != expected:
             return f"index {name} covers {keys}, expected {expected}"
-        sql, params = PLANS[name]
-        plan = [str(r[3]) for r in ctx.query(f"EXPLAIN QUERY PLAN {sql}", params)]
-        if not any(name in line for line in plan) or any("TEMP B-TREE" in line for line in plan):
-            return f"the query {name} is for does not read it in order: {'; '.join(plan)}"
     return True
