@@ -385,4 +385,5 @@ def test_killing_up_never_leaves_a_torn_database(
 def test_killing_down_never_leaves_a_torn_database(
     reference: Reference, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    assert reference.down_s >= 1.0, f"the heavy rollback took only {reference.down_s:.2f}s here"
     _assert_tally(_crash_loop(reference, tmp_path, direction="down", capsys=capsys))
