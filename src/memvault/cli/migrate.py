@@ -91,12 +91,12 @@ def change_options(func: Any) -> Any:
 def _run_change(
     app: AppContext,
     action: str,
+    arg: int | None,
     *,
     dry_run: bool,
     as_json: bool,
     lock_timeout: float,
     allow_drift: bool,
-    arg: int | None,
 ) -> None:
     reporter = MigrationReporter(dry_run=dry_run, quiet=as_json)
     backups: list[Path] = []
@@ -178,84 +178,40 @@ def _report_change(
 @click.option("--to", "target", type=int, default=None, help="Stop after this version.")
 @change_options
 @pass_app
-def up(
-    app: AppContext,
-    target: int | None,
-    dry_run: bool,
-    allow_drift: bool,
-    lock_timeout: float,
-    as_json: bool,
-) -> None:
+def up(app: AppContext, /, target: int | None, **options: Any) -> None:
     """Apply every pending migration (or those up to --to N)."""
-    _run_change(
-        app,
-        "up",
-        dry_run=dry_run,
-        as_json=as_json,
-        lock_timeout=lock_timeout,
-        allow_drift=allow_drift,
-        arg=target,
-    )
+    _run_change(app, "up", target, **options)
 
 
 @migrate.command(context_settings={"ignore_unknown_options": True})
 @click.argument("count", required=False, default="1")
 @change_options
 @pass_app
-def down(
-    app: AppContext,
-    count: str,
-    dry_run: bool,
-    allow_drift: bool,
-    lock_timeout: float,
-    as_json: bool,
-) -> None:
+def down(app: AppContext, /, count: str, **options: Any) -> None:
     """Roll back the newest COUNT applied migrations (default 1)."""
-    try:
-        n = int(count)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise ConfigError(f"down COUNT must be a positive whole number, got {count!r}")
-    _run_change(
-        app,
-        "down",
-        dry_run=dry_run,
-        as_json=as_json,
-        lock_timeout=lock_timeout,
-        allow_drift=allow_drift,
-        arg=n,
-    )
+    n = _whole_number(count, "down COUNT must be a positive whole number", minimum=1)
+    _run_change(app, "down", n, **options)
 
 
 @migrate.command(name="to", context_settings={"ignore_unknown_options": True})
 @click.argument("version")
 @change_options
 @pass_app
-def to_version(
-    app: AppContext,
-    version: str,
-    dry_run: bool,
-    allow_drift: bool,
-    lock_timeout: float,
-    as_json: bool,
-) -> None:
+def to_version(app: AppContext, /, version: str, **options: Any) -> None:
     """Migrate up or down to exactly VERSION (0 rolls everything back)."""
+    target = _whole_number(version, "VERSION must be a whole number, 0 or more", minimum=0)
+    _run_change(app, "to", target, **options)
+
+
+def _whole_number(text: str, rule: str, *, minimum: int) -> int:
+    """Parse a positional number ourselves, so `-1` is an argument, not an unknown option."""
     try:
-        target = int(version)
+        value = int(text)
     except ValueError:
-        raise ConfigError(f"VERSION must be a whole number, got {version!r}") from None
-    if target < 0:
-        raise ConfigError(f"VERSION must be 0 or more, got {target}")
-    _run_change(
-        app,
-        "to",
-        dry_run=dry_run,
-        as_json=as_json,
-        lock_timeout=lock_timeout,
-        allow_drift=allow_drift,
-        arg=target,
-    )
+        value = minimum - 1
+    if value < minimum:
+        raise ConfigError(f"{rule}, got {text!r}")
+    return value
 
 
 @migrate.command()
