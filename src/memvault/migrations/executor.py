@@ -391,10 +391,9 @@ class Migrator:
 
 
 def _describe(exc: BaseException) -> str:
+    """Our own errors already read as sentences; others get their type for context."""
     if isinstance(exc, MemvaultError):
         return str(exc)
-    if isinstance(exc, sqlite3.Error):
-        return f"{type(exc).__name__}: {exc}"
     return f"{type(exc).__name__}: {exc}"
 
 
