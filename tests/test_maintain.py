@@ -281,3 +281,18 @@ def test_maintain_with_vacuum_while_another_process_writes(live_db: Path) -> Non
     conn.close()
     assert [r[0] for r in new] == [f"live-{i}" for i in range(300)]
     assert old_rows == old_interactions
+
+
+def test_maintenance_waits_for_a_running_migration(live_db: Path, run: Run) -> None:
+    """Maintenance takes the migration lock: held elsewhere, it times out and runs nothing."""
+    from memvault.db import connect
+    from test_lock import _plant
+
+    with connect(str(live_db)) as db:
+        assert not db.table_exists("sqlite_stat1")  # ANALYZE has never run
+        _plant(db, host="other-host", command="memvault migrate up")
+    result = run("db", "maintain", "--lock-timeout", "0.2", database=live_db)
+    assert result.exit_code == 1
+    assert "locked by pid" in result.output and "other-host" in result.output
+    with connect(str(live_db)) as db:
+        assert not db.table_exists("sqlite_stat1")  # and still has not

@@ -11,6 +11,7 @@ from memvault.cli.app import AppContext
 from memvault.cli.db import db
 from memvault.cli.output import console, emit_json, info
 from memvault.db import Database, connect, parse_url
+from memvault.migrations.lock import MigrationLock
 from memvault.ops.maintain import (
     AUTO_VACUUM_MODES,
     MaintenanceOptions,
@@ -56,6 +57,13 @@ def _open_existing(app: AppContext) -> Database:
     metavar="[N]",
     help="Also free up to N pages (all when N is omitted); needs auto_vacuum=INCREMENTAL.",
 )
+@click.option(
+    "--lock-timeout",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for a running migration (maintenance takes the migration lock).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_app
 def maintain(
@@ -64,6 +72,7 @@ def maintain(
     skip: tuple[str, ...],
     vacuum: bool,
     incremental_pages: int | None,
+    lock_timeout: float,
     as_json: bool,
 ) -> None:
     """ANALYZE, PRAGMA optimize, REINDEX and FTS5 optimize; VACUUM on request.
@@ -84,7 +93,15 @@ def maintain(
     )
     with _open_existing(app) as database:
         on_step = None if as_json else _announce_step
-        report = run_maintenance(database, options, on_step=on_step)
+        report = run_maintenance(
+            database,
+            options,
+            on_step=on_step,
+            # Not while a migration runs: a REINDEX or VACUUM would wait on it, or it on them.
+            guard=lambda: MigrationLock(
+                database, timeout=lock_timeout, command="memvault db maintain"
+            ),
+        )
     if as_json:
         emit_json(_maintenance_json(app, report))
     else:

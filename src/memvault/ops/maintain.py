@@ -12,6 +12,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from memvault.db import Database
@@ -166,22 +167,28 @@ def run_maintenance(
     options: MaintenanceOptions,
     *,
     on_step: Callable[[StepReport], None] | None = None,
+    guard: Callable[[], AbstractContextManager[object]] | None = None,
 ) -> MaintenanceReport:
-    """Plan, then run each step and time it. Raises DatabaseError when the database is busy."""
+    """Plan, then run each step and time it. Raises DatabaseError when the database is busy.
+
+    `guard` (e.g. the migration lock) is held while the steps run, once the plan is known to
+    be valid: a bad argument changes nothing, not even the lock table.
+    """
     steps = plan_maintenance(
         take_inventory(db),
         options,
         auto_vacuum=int(db.scalar("PRAGMA auto_vacuum")),
         journal_mode=str(db.scalar("PRAGMA journal_mode")),
     )
-    before = space_snapshot(db)
-    reports: list[StepReport] = []
-    for planned in steps:
-        report = _run_step(db, planned, done=len(reports))
-        reports.append(report)
-        if on_step is not None:
-            on_step(report)
-    return MaintenanceReport(reports, before, space_snapshot(db))
+    with guard() if guard is not None else nullcontext():
+        before = space_snapshot(db)
+        reports: list[StepReport] = []
+        for planned in steps:
+            report = _run_step(db, planned, done=len(reports))
+            reports.append(report)
+            if on_step is not None:
+                on_step(report)
+        return MaintenanceReport(reports, before, space_snapshot(db))
 
 
 def _run_step(db: Database, planned: PlannedStep, *, done: int) -> StepReport:
