@@ -589,3 +589,15 @@ def test_supersedes_must_name_earlier_versions(run, tmp_path: Path) -> None:
     assert (
         result.exit_code == 1 and "001_a.py: supersedes must list earlier versions" in result.output
     )
+
+
+def test_create_refuses_to_write_into_an_installed_package(
+    run, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    installed = tmp_path / "lib" / "site-packages" / "memvault" / "migrations" / "versions"
+    installed.mkdir(parents=True)
+    monkeypatch.setattr("memvault.cli.app.BUILTIN_MIGRATIONS", installed)
+    monkeypatch.setattr("memvault.config.BUILTIN_MIGRATIONS", installed)
+    result = run("migrate", "create", "add_thing")
+    assert result.exit_code == 2 and "pass --migrations DIR" in one_error_line(result.output)
+    assert list(installed.iterdir()) == []

@@ -356,7 +356,15 @@ def verify(app: AppContext, as_json: bool) -> None:
 @pass_app
 def create(app: AppContext, name: str, sql: bool) -> None:
     """Write the next numbered migration NAME into the migrations folder."""
-    path = create_migration(app.settings.migrations_dir, name, sql=sql)
+    folder = app.settings.migrations_dir
+    if app.settings.uses_builtin_migrations and {"site-packages", "dist-packages"} & set(
+        folder.resolve().parts
+    ):
+        raise ConfigError(
+            f"{folder} holds memvault's own migrations inside the installed package: "
+            "pass --migrations DIR (or MEMVAULT_MIGRATIONS) for your application's folder"
+        )
+    path = create_migration(folder, name, sql=sql)
     click.echo(str(path))
 
 
