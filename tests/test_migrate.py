@@ -601,3 +601,37 @@ def test_create_refuses_to_write_into_an_installed_package(
     result = run("migrate", "create", "add_thing")
     assert result.exit_code == 2 and "pass --migrations DIR" in one_error_line(result.output)
     assert list(installed.iterdir()) == []
+
+
+@pytest.mark.parametrize("wal_file_present", [False, True])
+def test_large_snapshot_uses_a_temporary_file_and_leaves_nothing(
+    legacy_v1: Path, wal_file_present: bool
+) -> None:
+    from memvault.db import connect, snapshot
+    from memvault.migrations import Migrator
+
+    with connect(str(legacy_v1)) as db:  # switches the legacy file to WAL
+        db.execute("SELECT 1")
+    holder = sqlite3.connect(legacy_v1) if wal_file_present else None
+    if holder is not None:  # an open connection keeps a -wal file with committed pages
+        holder.execute("PRAGMA wal_autocheckpoint = 0")
+        holder.execute("UPDATE users SET name = 'in the wal' WHERE id = 'user-0'")
+        holder.commit()
+    before = file_state(legacy_v1)
+    copy = snapshot(str(legacy_v1), in_memory_max=0)
+    try:
+        scratch = Path(copy.conn.execute("PRAGMA database_list").fetchone()[2])
+        assert scratch.exists() and scratch.parent != legacy_v1.parent
+        name = copy.scalar("SELECT name FROM users WHERE id = 'user-0'")
+        assert (name == "in the wal") is wal_file_present
+        steps = Migrator(
+            copy, load_migrations(BUILTIN_MIGRATIONS), applied_by="t", dry_run=True
+        ).up()
+        assert [s.migration.version for s in steps] == ALL_VERSIONS[1:]
+    finally:
+        copy.close()
+        if holder is not None:
+            holder.close()
+    assert not scratch.exists()
+    if not wal_file_present:
+        assert file_state(legacy_v1) == before

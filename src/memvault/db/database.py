@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import os
+import shutil
 import sqlite3
-from collections.abc import Iterable, Iterator, Sequence
+import tempfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,15 +27,25 @@ Params = Sequence[Any] | dict[str, Any]
 SQLITE_MAGIC = b"SQLite format 3\x00"
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 CACHE_KIB = 64 * 1024
+# Dry runs copy databases up to this size into memory, larger ones into a temporary file.
+SNAPSHOT_IN_MEMORY_MAX = 256 * 1024 * 1024
 
 
 class Database:
     """One open connection, its dialect, and transaction control."""
 
-    def __init__(self, conn: sqlite3.Connection, url: DatabaseURL, dialect: Dialect = SQLITE):
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        url: DatabaseURL,
+        dialect: Dialect = SQLITE,
+        *,
+        on_close: Callable[[], None] | None = None,
+    ):
         self.conn = conn
         self.url = url
         self.dialect = dialect
+        self._on_close = on_close
         self._savepoints = itertools.count(1)
         self._depth = 0
 
@@ -136,6 +149,9 @@ class Database:
     # -- lifecycle ----------------------------------------------------------------
     def close(self) -> None:
         self.conn.close()
+        if self._on_close is not None:
+            self._on_close()
+            self._on_close = None
 
     def __enter__(self) -> Database:
         return self
@@ -206,38 +222,89 @@ def connect(
     return Database(conn, url)
 
 
-def snapshot(location: str | DatabaseURL) -> Database:
-    """An in-memory copy of a database, for dry runs and read-only planning.
+def snapshot(
+    location: str | DatabaseURL, *, in_memory_max: int = SNAPSHOT_IN_MEMORY_MAX
+) -> Database:
+    """A private copy of a database, for dry runs and read-only planning.
 
     Nothing is written beside or into the original: it is not created when missing, its
-    bytes stay identical, and no -wal, -shm or -journal file is left behind.
+    bytes stay identical, and no -wal, -shm or -journal file is left behind. Files up to
+    `in_memory_max` bytes are copied into memory; larger ones into a temporary file that is
+    deleted when the copy is closed.
     """
     url = location if isinstance(location, DatabaseURL) else parse_url(location)
-    mem = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
     path = url.path
-    if path is not None and path.exists():
-        _check_is_database(path)
-        side_files = [path.with_name(path.name + s) for s in ("-wal", "-journal")]
-        try:
-            if any(p.exists() for p in side_files):
-                # Committed pages may live in the WAL: let SQLite read them. The side
-                # files already exist, so opening read-only adds nothing new.
-                src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-                try:
-                    src.backup(mem)
-                finally:
-                    src.close()
-            else:
-                data = bytearray(path.stat().st_size)
-                with path.open("rb") as fh:  # one buffer, no intermediate copies
-                    fh.readinto(data)
-                if len(data) >= 20 and data[18] == 2:
-                    data[18] = data[19] = 1  # WAL header -> rollback, for the in-memory copy
-                if data:
-                    mem.deserialize(data)
-            mem.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        except sqlite3.DatabaseError as exc:
-            mem.close()
-            raise DatabaseError(f"{path}: {exc}") from exc
-    _configure(mem, busy_timeout_ms=0, wal=False)
-    return Database(mem, url)
+    if path is None or not path.exists():
+        return _configured(sqlite3.connect(":memory:", isolation_level=None), url)
+    _check_is_database(path)
+    # Committed pages may live in the WAL: then SQLite must read them (the side files
+    # already exist, so a read-only connection adds nothing new beside the original).
+    through_sqlite = any(path.with_name(path.name + s).exists() for s in ("-wal", "-journal"))
+    try:
+        if path.stat().st_size <= in_memory_max:
+            return _configured(_copy_to_memory(path, through_sqlite), url)
+        scratch = _copy_to_temp_file(path, through_sqlite)
+        conn = sqlite3.connect(str(scratch), isolation_level=None, check_same_thread=False)
+        return _configured(conn, url, on_close=lambda: _remove_with_journal(scratch))
+    except sqlite3.DatabaseError as exc:
+        raise DatabaseError(f"{path}: {exc}") from exc
+
+
+def _configured(
+    conn: sqlite3.Connection, url: DatabaseURL, on_close: Callable[[], None] | None = None
+) -> Database:
+    conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # fails early if corrupt
+    _configure(conn, busy_timeout_ms=0, wal=False)
+    return Database(conn, url, on_close=on_close)
+
+
+def _copy_to_memory(path: Path, through_sqlite: bool) -> sqlite3.Connection:
+    mem = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+    if through_sqlite:
+        _backup_read_only(path, mem)
+        return mem
+    data = bytearray(path.stat().st_size)
+    with path.open("rb") as fh:  # one buffer, no intermediate copies
+        fh.readinto(data)
+    if len(data) >= 20 and data[18] == 2:
+        data[18] = data[19] = 1  # WAL header -> rollback journal, for the private copy
+    if data:
+        mem.deserialize(data)
+    return mem
+
+
+def _copy_to_temp_file(path: Path, through_sqlite: bool) -> Path:
+    fd, name = tempfile.mkstemp(prefix="memvault-snapshot-", suffix=".db")
+    os.close(fd)
+    scratch = Path(name)
+    try:
+        if through_sqlite:
+            target = sqlite3.connect(name)
+            try:
+                _backup_read_only(path, target)
+            finally:
+                target.close()
+        else:
+            shutil.copyfile(path, scratch)
+            with scratch.open("r+b") as fh:
+                header = fh.read(20)
+                if len(header) >= 20 and header[18] == 2:
+                    fh.seek(18)
+                    fh.write(b"\x01\x01")  # WAL header -> rollback journal, for the copy
+    except BaseException:
+        _remove_with_journal(scratch)
+        raise
+    return scratch
+
+
+def _backup_read_only(path: Path, target: sqlite3.Connection) -> None:
+    src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        src.backup(target)
+    finally:
+        src.close()
+
+
+def _remove_with_journal(path: Path) -> None:
+    for victim in (path, path.with_name(path.name + "-journal")):
+        victim.unlink(missing_ok=True)
