@@ -125,3 +125,28 @@ def test_split_sections() -> None:
 def test_checksum_ignores_line_endings_only() -> None:
     assert checksum(b"a\r\nb\r\n") == checksum(b"a\nb\n") == checksum(b"a\rb\r")
     assert checksum(b"a\nb\n") != checksum(b"a\nb \n")
+
+
+def test_sql_headers_declare_foreign_keys_and_supersedes(tmp_path: Path) -> None:
+    write(tmp_path, "001_a.sql", "-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 1;\n")
+    write(
+        tmp_path,
+        "002_b.sql",
+        "-- description: Rebuild things\n-- foreign_keys: off\n-- supersedes: 1\n"
+        "-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 1;\n",
+    )
+    a, b = load_migrations(tmp_path)
+    assert a.foreign_keys and a.supersedes == ()
+    assert b.description == "Rebuild things" and not b.foreign_keys and b.supersedes == (1,)
+
+
+@pytest.mark.parametrize(
+    "header, message",
+    [("-- foreign_keys: maybe", "must be on or off"), ("-- supersedes: 7", "earlier versions")],
+)
+def test_bad_sql_headers_name_the_file(tmp_path: Path, header: str, message: str) -> None:
+    write(
+        tmp_path, "002_b.sql", f"{header}\n-- migrate:up\nSELECT 1;\n-- migrate:down\nSELECT 1;\n"
+    )
+    with pytest.raises(MigrationLoadError, match=f"002_b.sql.*{message}"):
+        load_migrations(tmp_path)

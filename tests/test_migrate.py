@@ -635,3 +635,14 @@ def test_large_snapshot_uses_a_temporary_file_and_leaves_nothing(
     assert not scratch.exists()
     if not wal_file_present:
         assert file_state(legacy_v1) == before
+
+
+def test_sql_migration_can_run_with_foreign_keys_off(run, db_path: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "mig"
+    folder.mkdir()
+    (folder / "001_fk_off.sql").write_text(
+        "-- foreign_keys: off\n-- migrate:up\nCREATE TABLE t (x);\n-- migrate:down\nDROP TABLE t;\n"
+        "-- migrate:verify\nSELECT (SELECT foreign_keys FROM pragma_foreign_keys) = 0;\n"
+    )
+    result = run("migrate", "up", migrations=folder)
+    assert result.exit_code == 0, result.output

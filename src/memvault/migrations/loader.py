@@ -91,13 +91,7 @@ def _load_python(path: Path, version: int, name: str, digest: str) -> Migration:
     foreign_keys = getattr(module, "foreign_keys", True)
     if not isinstance(foreign_keys, bool):
         raise MigrationLoadError(f"migration {path}: foreign_keys must be True or False")
-    supersedes = getattr(module, "supersedes", ())
-    if not isinstance(supersedes, list | tuple) or not all(
-        isinstance(v, int) and 0 < v < version for v in supersedes
-    ):
-        raise MigrationLoadError(
-            f"migration {path}: supersedes must list earlier versions, e.g. [1, 2]"
-        )
+    supersedes = _supersedes(getattr(module, "supersedes", ()), path, version)
     return Migration(
         version=version,
         name=name,
@@ -109,7 +103,7 @@ def _load_python(path: Path, version: int, name: str, digest: str) -> Migration:
         verify_func=verify,
         kind="python",
         foreign_keys=foreign_keys,
-        supersedes=tuple(supersedes),
+        supersedes=supersedes,
     )
 
 
@@ -156,7 +150,16 @@ def _load_sql(path: Path, version: int, name: str, content: bytes, digest: str) 
     statements = {key: split_statements(sql) for key, sql in sections.items()}
     if not statements["up"]:
         raise MigrationLoadError(f"migration {path}: the '-- migrate:up' section is empty")
-    description = _sql_description(text) or name.replace("_", " ")
+    headers = _sql_headers(text)
+    description = headers.get("description") or name.replace("_", " ")
+    foreign_keys = headers.get("foreign_keys", "on").lower()
+    if foreign_keys not in ("on", "off"):
+        raise MigrationLoadError(f"migration {path}: '-- foreign_keys:' must be on or off")
+    try:
+        earlier = [int(v) for v in headers.get("supersedes", "").replace(",", " ").split()]
+    except ValueError:
+        earlier = [0]
+    supersedes = _supersedes(earlier, path, version)
 
     def run(section: str) -> MigrationFunc:
         def apply(ctx: MigrationContext) -> None:
@@ -177,15 +180,36 @@ def _load_sql(path: Path, version: int, name: str, content: bytes, digest: str) 
         verify_func=verify,
         kind="sql",
         statements=statements,
+        foreign_keys=foreign_keys == "on",
+        supersedes=supersedes,
     )
 
 
-def _sql_description(text: str) -> str | None:
+SQL_HEADERS = ("description", "foreign_keys", "supersedes")
+
+
+def _sql_headers(text: str) -> dict[str, str]:
+    """`-- description: …`, `-- foreign_keys: off`, `-- supersedes: 1, 2` comment lines."""
+    headers: dict[str, str] = {}
     for line in text.splitlines():
         stripped = line.strip()
-        if stripped.lower().startswith("-- description:"):
-            return stripped.split(":", 1)[1].strip() or None
-    return None
+        if stripped.lower().startswith("-- migrate:"):
+            break  # headers come before the first section
+        key, sep, value = stripped.removeprefix("--").partition(":")
+        if stripped.startswith("--") and sep and key.strip().lower() in SQL_HEADERS:
+            headers.setdefault(key.strip().lower(), value.strip())
+    return headers
+
+
+def _supersedes(value: object, path: Path, version: int) -> tuple[int, ...]:
+    """Earlier versions this migration supersedes, validated (see Migration.supersedes)."""
+    if not isinstance(value, list | tuple) or not all(
+        isinstance(v, int) and 0 < v < version for v in value
+    ):
+        raise MigrationLoadError(
+            f"migration {path}: supersedes must list earlier versions, e.g. [1, 2]"
+        )
+    return tuple(value)
 
 
 def _sql_verify(checks: list[str]) -> MigrationFunc:
