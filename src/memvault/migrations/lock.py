@@ -30,7 +30,7 @@ from types import TracebackType
 
 from memvault.db import Database
 from memvault.errors import LockError
-from memvault.migrations.recorder import now_iso
+from memvault.timestamps import now_iso
 
 LOCK_TABLE = "schema_migrations_lock"
 LOCK_DDL = f"""

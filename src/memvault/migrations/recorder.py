@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Literal
 
 from memvault.db import Database
+from memvault.timestamps import now_iso
 
 LEDGER = "schema_migrations"
 HISTORY = "schema_migrations_history"
@@ -55,11 +55,6 @@ ENGINE_PREFIXES = ("schema_migrations", "memvault_")
 def is_engine_table(name: str) -> bool:
     """True for a table memvault keeps for itself rather than the application's data."""
     return name.lower().startswith(ENGINE_PREFIXES)
-
-
-def now_iso() -> str:
-    """UTC timestamp in the legacy format: 2025-10-06T12:00:00.000Z."""
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
-from memvault.db import Database
+from memvault.db import SQLITE, Database
 from memvault.errors import ConfigError, DatabaseError
 from memvault.ops.inventory import SchemaInventory, take_inventory
 
@@ -120,7 +120,11 @@ def plan_maintenance(
         steps.append(_plan_reindex(inventory, options.reindex_target))
     if options.fts_optimize:
         steps += [
-            PlannedStep("fts_optimize", t, f"INSERT INTO {_q(t)}({_q(t)}) VALUES('optimize')")
+            PlannedStep(
+                "fts_optimize",
+                t,
+                f"INSERT INTO {SQLITE.quote(t)}({SQLITE.quote(t)}) VALUES('optimize')",
+            )
             for t in inventory.fts5_tables
         ]
     if options.vacuum:
@@ -141,7 +145,7 @@ def _plan_reindex(inventory: SchemaInventory, target: str | None) -> PlannedStep
     if target not in reindexable:
         known = ", ".join(inventory.indexes) or "none"
         raise ConfigError(f"--reindex {target}: no index or table of that name (indexes: {known})")
-    return PlannedStep("reindex", target, f"REINDEX {_q(target)}")
+    return PlannedStep("reindex", target, f"REINDEX {SQLITE.quote(target)}")
 
 
 def _plan_incremental(pages: int, auto_vacuum: int) -> PlannedStep:
@@ -233,7 +237,3 @@ def _busy_or_failed(
             f"{finished} — try again when it is idle"
         )
     return DatabaseError(f"{planned.sql} failed on {db.url.display}: {message}; {finished}")
-
-
-def _q(identifier: str) -> str:
-    return '"' + identifier.replace('"', '""') + '"'

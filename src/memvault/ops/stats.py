@@ -14,10 +14,10 @@ from typing import Any
 from memvault.db import Database
 from memvault.errors import DatabaseError
 from memvault.migrations import Recorder
-from memvault.migrations.recorder import now_iso
 from memvault.ops.inventory import SchemaInventory, take_inventory
 from memvault.ops.maintain import SpaceSnapshot, space_snapshot
 from memvault.ops.measure import percentile
+from memvault.timestamps import now_iso
 
 SAMPLES_TABLE = "memvault_size_samples"
 SAMPLES_DDL = f"""

@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from memvault.db import Database
+from memvault.db import SQLITE, Database
 from memvault.review.schema import Column, Schema
 
 # Which model describes which table: records (what reads return) and fields (what writes accept).
@@ -259,7 +259,7 @@ def _compare(
             )
         )
     if reads and not column.notnull and not kind.nullable and not column.pk:
-        nulls = _count(db, table, f"{_q(column.name)} IS NULL")
+        nulls = _count(db, table, f"{SQLITE.quote(column.name)} IS NULL")
         found.append(
             Mismatch(
                 table,
@@ -271,9 +271,8 @@ def _compare(
             )
         )
     if reads and kind.kind == "json" and aff == "TEXT":
-        bad = _count(
-            db, table, f"{_q(column.name)} IS NOT NULL AND json_valid({_q(column.name)}) = 0"
-        )
+        col = SQLITE.quote(column.name)
+        bad = _count(db, table, f"{col} IS NOT NULL AND json_valid({col}) = 0")
         if bad:
             found.append(
                 Mismatch(
@@ -286,7 +285,7 @@ def _compare(
                 )
             )
     if reads and kind.kind == "vector":
-        text_rows = _count(db, table, f"typeof({_q(column.name)}) = 'text'")
+        text_rows = _count(db, table, f"typeof({SQLITE.quote(column.name)}) = 'text'")
         if text_rows:
             found.append(
                 Mismatch(
@@ -305,7 +304,7 @@ def _compare(
 def _note_blobs_in_text_column(
     db: Database, table: str, column: Column, report: AlignmentReport
 ) -> None:
-    blobs = _count(db, table, f"typeof({_q(column.name)}) = 'blob'")
+    blobs = _count(db, table, f"typeof({SQLITE.quote(column.name)}) = 'blob'")
     if blobs:
         report.notes.append(
             f"{table}.{column.name} is declared {column.type} but holds {blobs} float32 BLOB(s): "
@@ -314,9 +313,5 @@ def _note_blobs_in_text_column(
         )
 
 
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
-
-
 def _count(db: Database, table: str, condition: str) -> int:
-    return int(db.scalar(f"SELECT count(*) FROM {_q(table)} WHERE {condition}"))
+    return int(db.scalar(f"SELECT count(*) FROM {SQLITE.quote(table)} WHERE {condition}"))

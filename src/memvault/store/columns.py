@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from memvault.store import embedding as embedding_codec
+from memvault.timestamps import format_iso
 
 E = TypeVar("E", bound=Enum)
 
@@ -110,8 +111,3 @@ class Clock:
                 now = self._last + timedelta(milliseconds=1)
             self._last = now
         return format_iso(now)
-
-
-def format_iso(moment: datetime) -> str:
-    """A datetime as the legacy ISO text: 2025-10-06T12:00:00.000Z."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
