@@ -25,6 +25,17 @@ from memvault.errors import ConfigError, MemvaultError
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 
+def lock_timeout_option(func: Any) -> Any:
+    """`--lock-timeout SECONDS` for every command that takes the migration lock."""
+    return click.option(
+        "--lock-timeout",
+        type=click.FloatRange(min=0),
+        default=60.0,
+        show_default=True,
+        help="Seconds to wait for another runner holding the migration lock.",
+    )(func)
+
+
 @dataclass
 class AppContext:
     """What every command receives through click's context object."""

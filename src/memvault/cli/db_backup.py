@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn
 
-from memvault.cli.app import AppContext
+from memvault.cli.app import AppContext, lock_timeout_option
 from memvault.cli.db import db
 from memvault.cli.output import emit_json, info
 from memvault.db import parse_url
@@ -106,13 +106,7 @@ def _backup_json(result: BackupResult) -> dict[str, object]:
 @db.command("restore")
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before replacing the database.")
-@click.option(
-    "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Seconds to wait for a running migration's lock.",
-)
+@lock_timeout_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_app
 def restore_command(

@@ -7,7 +7,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from memvault.cli.app import AppContext
+from memvault.cli.app import AppContext, lock_timeout_option
 from memvault.cli.db import db
 from memvault.cli.output import console, emit_json, info
 from memvault.db import Database, connect, parse_url
@@ -57,13 +57,7 @@ def _open_existing(app: AppContext) -> Database:
     metavar="[N]",
     help="Also free up to N pages (all when N is omitted); needs auto_vacuum=INCREMENTAL.",
 )
-@click.option(
-    "--lock-timeout",
-    type=click.FloatRange(min=0),
-    default=60.0,
-    show_default=True,
-    help="Seconds to wait for a running migration (maintenance takes the migration lock).",
-)
+@lock_timeout_option
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @pass_app
 def maintain(

@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from memvault.cli.app import EXIT_FAILURE, AppContext, cli
+from memvault.cli.app import EXIT_FAILURE, AppContext, cli, lock_timeout_option
 from memvault.cli.db_backup import backup_before_change, backup_option, backup_requested
 from memvault.cli.output import MigrationReporter, console, emit_json, info
 from memvault.db import Database, connect, parse_url, snapshot
@@ -73,13 +73,7 @@ def change_options(func: Any) -> Any:
     """Options shared by every command that changes the schema."""
     func = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")(func)
     func = backup_option(func)
-    func = click.option(
-        "--lock-timeout",
-        type=click.FloatRange(min=0),
-        default=60.0,
-        show_default=True,
-        help="Seconds to wait for another runner's migration lock.",
-    )(func)
+    func = lock_timeout_option(func)
     func = click.option(
         "--allow-drift", is_flag=True, help="Run even if applied migrations were edited."
     )(func)
@@ -369,7 +363,7 @@ def create(app: AppContext, name: str, sql: bool) -> None:
 
 
 @migrate.command()
-@click.option("--lock-timeout", type=click.FloatRange(min=0), default=60.0, show_default=True)
+@lock_timeout_option
 @pass_app
 def repair(app: AppContext, lock_timeout: float) -> None:
     """Accept edited migration files: re-record their checksums (kept in the history)."""
