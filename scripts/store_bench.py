@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import random
-import statistics
 import sys
 import tempfile
 import time
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from memvault import MemoryStore, connect
+from memvault.ops.measure import percentile
 
 # The seed service searched with a LIKE scan; kept here only as the baseline to beat.
 SEED_LIKE_SEARCH = (
@@ -71,9 +71,10 @@ def timed(func: Callable[[], Any], repeat: int) -> dict[str, float]:
         started = time.perf_counter()
         func()
         samples.append((time.perf_counter() - started) * 1000)
-    samples.sort()
-    p95 = samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
-    return {"median_ms": round(statistics.median(samples), 3), "p95_ms": round(p95, 3)}
+    return {
+        "median_ms": round(percentile(samples, 50), 3),
+        "p95_ms": round(percentile(samples, 95), 3),
+    }
 
 
 def bulk_load(
