@@ -4,7 +4,9 @@ The public API: `MemoryStore.open(path)` and the records it returns, the errors 
 and `connect` for the database underneath.
 """
 
+import importlib
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
 from memvault.db import Database, connect
 from memvault.errors import (
@@ -18,27 +20,54 @@ from memvault.errors import (
     ValidationError,
     VerificationError,
 )
-from memvault.store import MemoryStore
-from memvault.store.models import (
-    ApiProvider,
-    ApiUsage,
-    Entity,
-    EntityFields,
-    EntityHit,
-    EntityType,
-    Importance,
-    Interaction,
-    InteractionFields,
-    Memory,
-    MemoryFields,
-    MemoryHit,
-    MemoryType,
-    PersonType,
-    UsageFields,
-    UsageTotal,
-    User,
-    UserFields,
-)
+
+if TYPE_CHECKING:
+    from memvault.store import MemoryStore
+    from memvault.store.models import (
+        ApiProvider,
+        ApiUsage,
+        Entity,
+        EntityFields,
+        EntityHit,
+        EntityType,
+        Importance,
+        Interaction,
+        InteractionFields,
+        Memory,
+        MemoryFields,
+        MemoryHit,
+        MemoryType,
+        PersonType,
+        UsageFields,
+        UsageTotal,
+        User,
+        UserFields,
+    )
+
+# The store pulls in pydantic and NumPy; load it on first use, so `memvault migrate …`
+# starts without paying for them.
+_LAZY = {
+    "MemoryStore": "memvault.store",
+    **{
+        name: "memvault.store.models"
+        for name in (
+            "ApiProvider", "ApiUsage", "Entity", "EntityFields", "EntityHit", "EntityType",
+            "Importance", "Interaction", "InteractionFields", "Memory", "MemoryFields",
+            "MemoryHit", "MemoryType", "PersonType", "UsageFields", "UsageTotal", "User",
+            "UserFields",
+        )
+    },
+}  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'memvault' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 try:
     __version__ = version("memvault")

@@ -1,21 +1,11 @@
-"""The `memvault` command line: a thin shell over library calls."""
+"""The `memvault` command line: a thin shell over library calls.
+
+Command modules register themselves on the root group when imported; the root group
+imports them on first use (see `memvault.cli.app.LAZY_COMMANDS`).
+"""
 
 from __future__ import annotations
 
-# Importing a module registers its commands on the root group.
-from memvault.cli import (  # noqa: F401
-    bench,
-    db,
-    db_backup,
-    db_check,
-    db_ops,
-    memory,
-    migrate,
-    migrate_test,
-    schema,
-    schema_diagram,
-    user,
-)
 from memvault.cli.app import cli
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sqlite3
 import sys
 import traceback
@@ -48,8 +49,29 @@ def _error(message: str) -> None:
     click.echo(f"memvault: error: {message}", err=True)
 
 
+# Each top-level command and the modules that define it and its subcommands, imported on
+# first use: `memvault migrate status` then starts without the store, pydantic or NumPy.
+LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
+    "bench": ("bench",),
+    "db": ("db", "db_backup", "db_check", "db_ops"),
+    "memory": ("memory",),
+    "migrate": ("migrate", "migrate_test"),
+    "schema": ("schema", "schema_diagram"),
+    "user": ("user",),
+}
+
+
 class MemvaultGroup(click.Group):
-    """A click group whose errors become one line on stderr and an exit code."""
+    """A click group whose commands load lazily and whose errors become one line on stderr
+    and an exit code."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(LAZY_COMMANDS))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        for module in LAZY_COMMANDS.get(cmd_name, ()):
+            importlib.import_module(f"memvault.cli.{module}")  # registers it on `cli`
+        return super().get_command(ctx, cmd_name)
 
     def main(
         self,
