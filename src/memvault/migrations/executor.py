@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from memvault.db import Database
-from memvault.errors import DriftError, MemvaultError, MigrationError, VerificationError
+from memvault.db.guard import TransactionGuard
+from memvault.errors import (
+    DriftError,
+    MemvaultError,
+    MigrationError,
+    StatementRefusedError,
+    VerificationError,
+)
 from memvault.migrations import adoption
 from memvault.migrations.foreignkeys import (
     check_no_new_violations,
@@ -22,7 +29,7 @@ from memvault.migrations.foreignkeys import (
     foreign_keys_for,
 )
 from memvault.migrations.lock import LockHolder, MigrationLock
-from memvault.migrations.migration import Migration, MigrationContext
+from memvault.migrations.migration import Migration, MigrationContext, refused
 from memvault.migrations.planner import (
     Drift,
     Step,
@@ -182,7 +189,7 @@ class Migrator:
             if info.migration is not None
             for old in info.migration.supersedes
         }
-        with self.db.probe():
+        with self.db.probe(), self.db.guarded():
             for info in status.applied:
                 row = info.row
                 if info.drift is not None:
@@ -317,8 +324,10 @@ class Migrator:
         )
         self.listener(Event("step_start", migration=m, direction=direction))
         started = time.perf_counter()
+        guard: list[TransactionGuard] = []
         try:
-            with foreign_keys_for(self.db, m), self.db.atomic():
+            with foreign_keys_for(self.db, m), self.db.atomic(), self.db.guarded() as g:
+                guard.append(g)
                 baseline = None if m.foreign_keys else foreign_key_violations(self.db)
                 self.recorder.ensure()
                 row = self.recorder.get(m.version)
@@ -328,6 +337,7 @@ class Migrator:
                     self.listener(Event("step_skipped", migration=m, direction=direction))
                     return StepResult(m, direction, 0, skipped=True)
                 m.run(direction, ctx)
+                _raise_if_denied(g, m)  # the migration may have caught the refusal itself
                 if direction == "up":
                     problem = m.check(ctx)
                     if problem is not None:
@@ -347,9 +357,9 @@ class Migrator:
                     duration_ms=duration,
                     checksum=m.checksum,
                 )
-        except Exception as exc:
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
             duration = _ms_since(started)
-            message = _describe(exc)
+            message = _describe(exc, guard[0] if guard else None, m)
             self._record_failure(m, direction, duration, message)
             raise MigrationError(
                 f"migration {m.filename} failed ({direction}), nothing of it was kept: {message}",
@@ -390,10 +400,33 @@ class Migrator:
             pass  # the failure itself is still raised to the caller
 
 
-def _describe(exc: BaseException) -> str:
+def _raise_if_denied(guard: TransactionGuard, m: Migration) -> None:
+    """Fail the step when the guard refused a statement, even one the code caught."""
+    denial = guard.first
+    if denial is not None:
+        raise MigrationError(
+            f"{m.filename} ran a statement that does {denial.what}, which would end or escape "
+            f"the transaction memvault controls{denial.hint}",
+            m.version,
+        )
+
+
+def _describe(exc: BaseException, guard: TransactionGuard | None, m: Migration) -> str:
     """Our own errors already read as sentences; others get their type for context."""
+    if isinstance(exc, StatementRefusedError):
+        return str(refused(m, exc))
     if isinstance(exc, MemvaultError):
         return str(exc)
+    denial = guard.first if guard is not None else None
+    if denial is not None:  # refused on the raw connection, past the context's methods
+        return (
+            f"{m.filename} ran a statement that does {denial.what}, which would end or "
+            f"escape the transaction memvault controls{denial.hint}"
+        )
+    if isinstance(exc, SystemExit):
+        return f"the migration's code raised SystemExit({exc.code!r})"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (KeyboardInterrupt)"
     return f"{type(exc).__name__}: {exc}"
 
 
