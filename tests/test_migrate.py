@@ -39,7 +39,7 @@ def indexes(path: Path) -> set[str]:
 
 def status_json(run, **kw) -> dict:
     result = run("migrate", "status", "--json", **kw)
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def file_state(path: Path) -> tuple[str, list[str]]:

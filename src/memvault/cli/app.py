@@ -45,6 +45,17 @@ class AppContext:
     debug: bool = False
 
 
+def refuse_in_memory(database: str) -> None:
+    """Commands work on files: an in-memory database would be gone when the command ends."""
+    from memvault.db.url import parse_url
+
+    if parse_url(database).in_memory:
+        raise ConfigError(
+            f"--database {database!r} is an in-memory database: nothing a command does there "
+            "would be saved; give a file path (the Python API accepts in-memory databases)"
+        )
+
+
 def _error(message: str) -> None:
     click.echo(f"memvault: error: {message}", err=True)
 

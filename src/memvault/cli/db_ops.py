@@ -7,7 +7,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from memvault.cli.app import AppContext, lock_timeout_option
+from memvault.cli.app import AppContext, lock_timeout_option, refuse_in_memory
 from memvault.cli.db import db
 from memvault.cli.output import console, emit_json, info
 from memvault.db import Database, connect, parse_url
@@ -29,6 +29,7 @@ STEP_CHOICES = ("analyze", "optimize", "reindex", "fts")
 
 def _open_existing(app: AppContext) -> Database:
     """Open the database without creating it and without changing its journal mode."""
+    refuse_in_memory(app.settings.database)
     return connect(parse_url(app.settings.database), create=False, wal=False)
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from memvault.cli.app import AppContext, cli
+from memvault.cli.app import AppContext, cli, refuse_in_memory
 from memvault.cli.output import console, emit_json, info
 from memvault.errors import NotFoundError
 from memvault.store import MemoryStore
@@ -20,13 +20,16 @@ pass_app = click.make_pass_decorator(AppContext)
 
 
 @contextmanager
-def open_store(app: AppContext) -> Iterator[MemoryStore]:
-    """Open the store on --database, applying pending migrations (and saying so)."""
+def open_store(app: AppContext, *, read_only: bool = False) -> Iterator[MemoryStore]:
+    """Open the store on --database: writers apply pending migrations (and say so); readers
+    (`read_only`) never write, never take the lock, and refuse a missing or unmigrated file."""
+    refuse_in_memory(app.settings.database)
     store = MemoryStore.open(
         app.settings.database,
-        migrate=True,
+        migrate=not read_only,
         migrations_dir=app.settings.migrations_dir,
         applied_by=app.settings.applied_by,
+        read_only=read_only,
     )
     try:
         for step in store.applied:
@@ -125,7 +128,7 @@ def add(
 @pass_app
 def list_memories(app: AppContext, user_id: str, limit: int, offset: int, as_json: bool) -> None:
     """List a user's memories that are not archived, newest first."""
-    with open_store(app) as store:
+    with open_store(app, read_only=True) as store:
         memories = store.memories.list(user_id, limit=limit, offset=offset)
     if as_json:
         emit_json([m.model_dump(mode="json", by_alias=True) for m in memories])
@@ -140,7 +143,7 @@ def list_memories(app: AppContext, user_id: str, limit: int, offset: int, as_jso
 @pass_app
 def show(app: AppContext, user_id: str, memory_id: int, as_json: bool) -> None:
     """Show one of a user's memories."""
-    with open_store(app) as store:
+    with open_store(app, read_only=True) as store:
         found = store.memories.get(user_id, memory_id)
     if found is None:
         raise NotFoundError(f"user {user_id!r} has no memory {memory_id}")
@@ -163,7 +166,7 @@ def show(app: AppContext, user_id: str, memory_id: int, as_json: bool) -> None:
 @pass_app
 def search(app: AppContext, user_id: str, text: str, limit: int, as_json: bool) -> None:
     """Full-text search of a user's memories (every word must match), best first."""
-    with open_store(app) as store:
+    with open_store(app, read_only=True) as store:
         hits = store.memories.search(user_id, text, limit)
     _print_hits(hits, as_json, empty="No matches.")
 
@@ -177,7 +180,7 @@ def search(app: AppContext, user_id: str, text: str, limit: int, as_json: bool) 
 def similar(app: AppContext, user_id: str, vector: str, limit: int, as_json: bool) -> None:
     """A user's memories nearest to VECTOR (a JSON array of numbers) by cosine, best first."""
     query = parse_json_option(vector, "VECTOR", list)
-    with open_store(app) as store:
+    with open_store(app, read_only=True) as store:
         hits = store.memories.similar(user_id, query, limit)
     _print_hits(hits, as_json, empty="No memories with an embedding of that size.")
 

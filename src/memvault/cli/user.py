@@ -49,7 +49,7 @@ def add(
 @pass_app
 def list_users(app: AppContext, limit: int, offset: int, as_json: bool) -> None:
     """List accounts, newest first."""
-    with open_store(app) as store:
+    with open_store(app, read_only=True) as store:
         users = store.users.list(limit=limit, offset=offset)
     if as_json:
         emit_json([u.model_dump(mode="json", by_alias=True) for u in users])

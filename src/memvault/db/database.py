@@ -336,14 +336,23 @@ def connect(
 
 def _open(path: Path, *, read_only: bool, immutable: bool) -> sqlite3.Connection:
     """A connection to `path`; SQLite's read-only mode when the file or folder is not
-    writable (or the caller asked for it in the URL)."""
+    writable (or the caller asked for it in the URL).
+
+    In a folder nobody can write, a WAL file's -shm cannot be created; when no -wal file
+    exists there either, no writer can exist, so the file is opened as immutable.
+    """
     writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
     if not immutable and (not read_only or writable):
         return sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    no_writer_possible = not os.access(path.parent, os.W_OK) and not _side(path, "-wal").exists()
     uri = path.resolve().as_uri().replace("file://", "file:", 1) + "?mode=ro"
-    if immutable:
+    if immutable or no_writer_possible:
         uri += "&immutable=1"
     return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+
+
+def _side(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
 
 
 def snapshot(

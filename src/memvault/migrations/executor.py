@@ -35,11 +35,12 @@ from memvault.migrations.planner import (
     Step,
     current_version,
     find_drift,
+    newer_than_known,
     plan_down,
     plan_to,
     plan_up,
 )
-from memvault.migrations.recorder import LedgerRow, Recorder
+from memvault.migrations.recorder import LedgerRow, Recorder, foreign_ledger
 
 EventKind = Literal[
     "adopted",
@@ -150,6 +151,9 @@ class Migrator:
     def status(self) -> Status:
         """Current version, applied, pending, failed and drift; a legacy database is shown
         as it would be adopted (nothing is written)."""
+        foreign = foreign_ledger(self.db)
+        if foreign is not None:
+            raise DriftError(foreign)
         adoption_view: adoption.Adoption | None = None
         if adoption.needs_adoption(self.db):
             adoption_view = adoption.evaluate(self.db, self.migrations)
@@ -211,18 +215,24 @@ class Migrator:
     # -- changing -----------------------------------------------------------------
     def up(self, target: int | None = None, *, allow_drift: bool = False) -> list[StepResult]:
         """Apply pending migrations (up to `target`)."""
+        if self._nothing_to_do(lambda a: plan_up(self.migrations, a, target), allow_drift):
+            return []
         with self._locked():
             applied = self._prepare(allow_drift)
             return self._run_all(plan_up(self.migrations, applied, target))
 
     def down(self, count: int = 1, *, allow_drift: bool = False) -> list[StepResult]:
         """Roll back the newest `count` applied migrations."""
+        if self._nothing_to_do(lambda a: plan_down(self.migrations, a, count), allow_drift):
+            return []
         with self._locked():
             applied = self._prepare(allow_drift)
             return self._run_all(plan_down(self.migrations, applied, count))
 
     def to(self, target: int, *, allow_drift: bool = False) -> list[StepResult]:
         """Move to exactly `target`, up or down."""
+        if self._nothing_to_do(lambda a: plan_to(self.migrations, a, target), allow_drift):
+            return []
         with self._locked():
             applied = self._prepare(allow_drift)
             return self._run_all(plan_to(self.migrations, applied, target))
@@ -274,8 +284,21 @@ class Migrator:
 
     def _prepare(self, allow_drift: bool) -> set[int]:
         self._adopt_if_legacy()
+        return self._check_ledger(allow_drift)
+
+    def _check_ledger(self, allow_drift: bool) -> set[int]:
+        """The applied versions; a DriftError for a ledger this memvault must not change."""
+        foreign = foreign_ledger(self.db)
+        if foreign is not None:
+            raise DriftError(foreign)
         rows = self.recorder.rows()
         drift = find_drift(self.migrations, rows)
+        newer = newer_than_known(drift)
+        if newer is not None:
+            raise DriftError(
+                f"database {self.db.url.display} was {newer.describe()}: upgrade memvault to "
+                "work on it; nothing was changed"
+            )
         if drift and not allow_drift:
             raise DriftError(
                 "; ".join(d.describe() for d in drift)
@@ -283,6 +306,12 @@ class Migrator:
                 "or pass --allow-drift)"
             )
         return {v for v, r in rows.items() if r.status == "applied"}
+
+    def _nothing_to_do(self, plan: Callable[[set[int]], list[Step]], allow_drift: bool) -> bool:
+        """Check the ledger before the lock: a refusal, or an empty plan, writes nothing."""
+        if self.dry_run or adoption.needs_adoption(self.db):
+            return False
+        return not plan(self._check_ledger(allow_drift))
 
     def _adopt_if_legacy(self) -> adoption.Adoption | None:
         with self.db.atomic():
