@@ -38,7 +38,7 @@ def writer(path: str, user_id: str, creates: int, start: Any, out: Any) -> None:
             began = time.perf_counter()
             try:
                 memory = store.memories.create(
-                    user_id, title=f"m{n}", content=f"memory {n}", memory_type="fact"
+                    user_id, title=f"m{n}", content=f"memory {n}", memory_type="preference"
                 )
                 acknowledged.append(memory.id)
             except MemvaultError as exc:

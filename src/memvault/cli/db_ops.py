@@ -7,7 +7,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from memvault.cli.app import AppContext, lock_timeout_option, refuse_in_memory
+from memvault.cli.app import AppContext, count_type, lock_timeout_option, refuse_in_memory
 from memvault.cli.db import db
 from memvault.cli.output import console, emit_json, info
 from memvault.db import Database, connect, parse_url
@@ -51,7 +51,7 @@ def _open_existing(app: AppContext) -> Database:
 @click.option(
     "--incremental-vacuum",
     "incremental_pages",
-    type=click.IntRange(min=0),
+    type=count_type(0),
     is_flag=False,
     flag_value=0,
     default=None,

@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from memvault.cli.app import AppContext, cli, refuse_in_memory
+from memvault.cli.app import AppContext, cli, count_type, refuse_in_memory
 from memvault.cli.output import console, emit_json, info
 from memvault.errors import NotFoundError
 from memvault.store import MemoryStore
@@ -81,7 +81,9 @@ def memory() -> None:
 )
 @click.option("--importance", type=click.IntRange(1, 4), default=2, show_default=True)
 @click.option("--tag", "tags", multiple=True, help="A tag (repeat for more).")
-@click.option("--entity-id", "entity_ids", type=int, multiple=True, help="A linked entity id.")
+@click.option(
+    "--entity-id", "entity_ids", type=count_type(1), multiple=True, help="A linked entity id."
+)
 @click.option("--embedding", help="The embedding as a JSON array of numbers.")
 @click.option("--metadata", help="Metadata as a JSON object.")
 @json_option
@@ -122,8 +124,8 @@ def add(
 
 @memory.command("list")
 @user_option
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--limit", type=count_type(1), default=20, show_default=True)
+@click.option("--offset", type=count_type(0), default=0, show_default=True)
 @json_option
 @pass_app
 def list_memories(app: AppContext, user_id: str, limit: int, offset: int, as_json: bool) -> None:
@@ -138,7 +140,7 @@ def list_memories(app: AppContext, user_id: str, limit: int, offset: int, as_jso
 
 @memory.command("show")
 @user_option
-@click.argument("memory_id", type=int)
+@click.argument("memory_id", type=count_type(1))
 @json_option
 @pass_app
 def show(app: AppContext, user_id: str, memory_id: int, as_json: bool) -> None:
@@ -161,7 +163,7 @@ def show(app: AppContext, user_id: str, memory_id: int, as_json: bool) -> None:
 @memory.command("search")
 @user_option
 @click.argument("text")
-@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--limit", type=count_type(1), default=10, show_default=True)
 @json_option
 @pass_app
 def search(app: AppContext, user_id: str, text: str, limit: int, as_json: bool) -> None:
@@ -174,7 +176,7 @@ def search(app: AppContext, user_id: str, text: str, limit: int, as_json: bool) 
 @memory.command("similar")
 @user_option
 @click.argument("vector")
-@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--limit", type=count_type(1), default=10, show_default=True)
 @json_option
 @pass_app
 def similar(app: AppContext, user_id: str, vector: str, limit: int, as_json: bool) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from memvault.cli.app import AppContext, cli
+from memvault.cli.app import AppContext, cli, count_type
 from memvault.cli.memory import json_option, open_store, pass_app
 from memvault.cli.output import console, emit_json
 
@@ -43,8 +43,8 @@ def add(
 
 
 @user.command("list")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--limit", type=count_type(1), default=50, show_default=True)
+@click.option("--offset", type=count_type(0), default=0, show_default=True)
 @json_option
 @pass_app
 def list_users(app: AppContext, limit: int, offset: int, as_json: bool) -> None:

@@ -73,6 +73,21 @@ class Database:
         except sqlite3.DatabaseError as exc:
             raise self._refusal(sql, exc) from exc
 
+    def quick_check(self) -> list[str]:
+        """SQLite's quick_check: [] when the file is sound, else what is broken (first 5)."""
+        try:
+            rows = [str(r[0]) for r in self.conn.execute("PRAGMA quick_check(5)")]
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+        return [] if rows == ["ok"] else rows
+
+    def require_sound(self, doing: str) -> None:
+        """Raise DatabaseError (naming the file) when quick_check finds damage: memvault
+        changes nothing in a damaged file."""
+        problems = self.quick_check()
+        if problems:
+            raise DatabaseError(damaged(self.url.display, problems[0], doing))
+
     def query(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Run a SELECT and return all its rows."""
         return self.execute(sql, params).fetchall()
@@ -83,9 +98,14 @@ class Database:
         return None if row is None else row[0]
 
     def _refusal(self, sql: str, exc: sqlite3.DatabaseError) -> Exception:
-        """A StatementRefusedError when the guard denied `sql`, else `exc` unchanged."""
+        """A StatementRefusedError when the guard denied `sql`, a DatabaseError for a
+        damaged file, else `exc` unchanged."""
+        if isinstance(exc, sqlite3.ProgrammingError) and "closed" in str(exc):
+            return DatabaseError(f"database {self.url.display} is closed")
         denial = self._guard.take() if self._guard is not None else None
         if denial is None:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+                return DatabaseError(damaged(self.url.display, str(exc)))
             return exc
         shown = " ".join(sql.split())
         shown = shown if len(shown) <= 80 else shown[:77] + "..."
@@ -245,6 +265,7 @@ class Database:
 
     # -- lifecycle ----------------------------------------------------------------
     def close(self) -> None:
+        """Close the connection (again: a no-op)."""
         self.conn.close()
         if self._on_close is not None:
             self._on_close()
@@ -255,6 +276,18 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+def damaged(where: str, problem: str, doing: str = "") -> str:
+    """The one-line message for a database that fails its integrity check."""
+    refusing = f"; refusing to {doing}" if doing else ""
+    return (
+        f"database {where} is damaged ({problem}){refusing}: run `memvault -d {where} db check`, "
+        f"or `memvault -d {where} db restore BACKUP`"
+    )
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

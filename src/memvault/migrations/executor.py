@@ -244,6 +244,8 @@ class Migrator:
 
     def repair(self) -> list[Drift]:
         """Re-record the checksums of applied migrations whose files were edited."""
+        self.db.require_sound("repair its ledger")
+        self._check_ledger(allow_drift=True)
         with self._locked():
             self._adopt_if_legacy()
             with self.db.atomic():
@@ -308,7 +310,10 @@ class Migrator:
         return {v for v, r in rows.items() if r.status == "applied"}
 
     def _nothing_to_do(self, plan: Callable[[set[int]], list[Step]], allow_drift: bool) -> bool:
-        """Check the ledger before the lock: a refusal, or an empty plan, writes nothing."""
+        """Check the file and the ledger before the lock: a refusal, or an empty plan,
+        writes nothing."""
+        if not self.dry_run:
+            self.db.require_sound("change its schema")
         if self.dry_run or adoption.needs_adoption(self.db):
             return False
         return not plan(self._check_ledger(allow_drift))

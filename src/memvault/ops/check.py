@@ -129,8 +129,8 @@ def integrity_messages(db: Database) -> list[str]:
     """PRAGMA integrity_check: ["ok"], or what is broken."""
     try:
         rows = db.query(f"PRAGMA integrity_check({INTEGRITY_MESSAGES})")
-    except sqlite3.DatabaseError as exc:
-        return [f"integrity check could not run: {exc}"]
+    except (sqlite3.DatabaseError, DatabaseError) as exc:
+        return [f"integrity check could not run: {exc.__cause__ or exc}"]
     return [str(r[0]) for r in rows]
 
 

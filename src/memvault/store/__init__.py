@@ -82,6 +82,8 @@ class MemoryStore:
         migrate = migrate and not read_only
         db = connect(target, create=migrate, read_only=read_only)
         try:
+            if not read_only:
+                db.require_sound("write to it")
             migrator = Migrator(
                 db,
                 load_migrations(migrations_dir or BUILTIN_MIGRATIONS),
