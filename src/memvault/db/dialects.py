@@ -1,12 +1,25 @@
 """Dialects: capability flags and SQL templates, so the core never asks `if backend == ...`.
 
-Only SQLite exists today. A PostgreSQL or libSQL backend adds a Dialect here and a
-connector in `memvault.db.connect`; the migration engine does not change.
+SQLite (a local file) and libSQL (a sqld / Turso server, SQLite's SQL over the network)
+exist. A PostgreSQL backend adds a Dialect here and a connector in `memvault.db.connect`;
+the migration engine does not change (docs/backends.md).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a backend can do beyond running SQL; callers branch on these, never on names."""
+
+    backup_api: bool  # page-level online backup (sqlite3's backup API)
+    file_path: bool  # the database is a local file (size on disk, side files, copies)
+    pragmas: bool  # connection-setting PRAGMAs (busy_timeout, foreign_keys, journal_mode)
+    extension_loading: bool  # load_extension() on the connection
+    authorizer: bool  # the connection's own authorizer sees each statement
+    remote: bool  # every statement is a network round trip
 
 
 @dataclass(frozen=True)
@@ -20,6 +33,7 @@ class Dialect:
     index_exists: str
     trigger_exists: str
     view_exists: str
+    capabilities: Capabilities
 
     def columns(self, table: str) -> str:
         """SQL returning one row per column of `table`, with a `name` column."""
@@ -41,6 +55,14 @@ class SQLiteDialect(Dialect):
     index_exists: str = "SELECT 1 FROM sqlite_master WHERE type = 'index' AND name = ?"
     trigger_exists: str = "SELECT 1 FROM sqlite_master WHERE type = 'trigger' AND name = ?"
     view_exists: str = "SELECT 1 FROM sqlite_master WHERE type = 'view' AND name = ?"
+    capabilities: Capabilities = Capabilities(
+        backup_api=True,
+        file_path=True,
+        pragmas=True,
+        extension_loading=True,
+        authorizer=True,
+        remote=False,
+    )
 
     def columns(self, table: str) -> str:
         return (
@@ -53,4 +75,26 @@ class SQLiteDialect(Dialect):
         return "'" + value.replace("'", "''") + "'"
 
 
+@dataclass(frozen=True)
+class LibSQLDialect(SQLiteDialect):
+    """libSQL on a server: SQLite's SQL and transactional DDL, reached over HTTP (Hrana).
+
+    sqld keeps foreign keys on for every statement and refuses connection-setting PRAGMAs
+    (`busy_timeout` is "unsupported statement"; `foreign_keys = OFF` does not last past its
+    own request); it has no backup API and no file here; the wrapper emulates the
+    authorizer on a private in-memory SQLite (memvault.db.libsql).
+    """
+
+    name: str = "libsql"
+    capabilities: Capabilities = Capabilities(
+        backup_api=False,
+        file_path=False,
+        pragmas=False,
+        extension_loading=False,
+        authorizer=False,
+        remote=True,
+    )
+
+
 SQLITE = SQLiteDialect()
+LIBSQL = LibSQLDialect()

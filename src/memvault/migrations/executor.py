@@ -17,6 +17,7 @@ from memvault.db import Database
 from memvault.db.guard import TransactionGuard
 from memvault.errors import (
     DriftError,
+    LockError,
     MemvaultError,
     MigrationError,
     StatementRefusedError,
@@ -146,6 +147,7 @@ class Migrator:
         # Called once, under the lock, before the first step of a non-empty plan (backups).
         self.before_change = before_change
         self.recorder = Recorder(db)
+        self._lock: MigrationLock | None = None  # while held: renewed in every step
 
     # -- reading ------------------------------------------------------------------
     def status(self) -> Status:
@@ -279,7 +281,11 @@ class Migrator:
             on_break=self._on_break,
         )
         with lock:
-            yield
+            self._lock = lock
+            try:
+                yield
+            finally:
+                self._lock = None
 
     def _on_break(self, holder: LockHolder) -> None:
         self.listener(Event("lock_broken", detail=holder.describe()))
@@ -362,6 +368,8 @@ class Migrator:
         try:
             with foreign_keys_for(self.db, m), self.db.atomic(), self.db.guarded() as g:
                 guard.append(g)
+                if self._lock is not None:
+                    self._lock.renew()  # with the step: a lock taken over stops it here
                 baseline = None if m.foreign_keys else foreign_key_violations(self.db)
                 self.recorder.ensure()
                 row = self.recorder.get(m.version)
@@ -391,6 +399,8 @@ class Migrator:
                     duration_ms=duration,
                     checksum=m.checksum,
                 )
+        except LockError:
+            raise  # another runner owns the database now: it is not this step's failure
         except (Exception, SystemExit, KeyboardInterrupt) as exc:
             duration = _ms_since(started)
             message = _describe(exc, guard[0] if guard else None, m)

