@@ -14,16 +14,19 @@ from rich.progress import BarColumn, Progress, TextColumn
 from memvault.cli.app import AppContext, lock_timeout_option
 from memvault.cli.db import db
 from memvault.cli.output import emit_json, info
-from memvault.db import parse_url
+from memvault.db import DatabaseURL, parse_url
 from memvault.errors import ConfigError
 from memvault.migrations import load_migrations
 from memvault.ops.backup import (
     BackupResult,
     PageProgress,
+    _refuse_newer,
     backup_database,
     default_backup_path,
+    inspect_backup,
     prepare_restore,
 )
+from memvault.ops.remote_backup import backup_remote, restore_remote
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -61,6 +64,11 @@ def _size(n: int) -> str:
 
 def backup_before_change(app: AppContext) -> Path | None:
     """For `migrate up|down|to --backup`: back the database up and say where, on stderr."""
+    url = parse_url(app.settings.database)
+    if url.remote is not None:  # a local file in the current folder
+        remote = backup_remote(url, Path.cwd())
+        info(f"Backup of {url.display} written to {remote.path} ({_size(remote.bytes)}).")
+        return remote.path
     path = _database_file(app, must_exist=False)
     if not path.exists():
         info(f"No backup taken: {path} does not exist yet.")
@@ -81,6 +89,10 @@ def backup_command(app: AppContext, path: Path, as_json: bool) -> None:
     Other processes may keep writing while the copy runs; the backup is the database as
     it was at one moment. Existing files are never overwritten.
     """
+    url = parse_url(app.settings.database)
+    if url.remote is not None:
+        _backup_remote_command(url, path, as_json)
+        return
     source = _database_file(app, must_exist=True)
     with _page_bar("backing up", quiet=as_json) as progress:
         result = backup_database(source, path, progress=progress)
@@ -90,6 +102,28 @@ def backup_command(app: AppContext, path: Path, as_json: bool) -> None:
     info(
         f"Backed up {source} to {result.path}: {result.pages:,} pages, {_size(result.bytes)} "
         f"in {result.seconds:.2f}s."
+    )
+    click.echo(str(result.path))
+
+
+def _backup_remote_command(url: DatabaseURL, path: Path, as_json: bool) -> None:
+    result = backup_remote(url, path)
+    if as_json:
+        emit_json(
+            {
+                "database": result.source,
+                "backup": str(result.path),
+                "tables": result.tables,
+                "rows": result.rows,
+                "bytes": result.bytes,
+                "seconds": round(result.seconds, 3),
+                "round_trips": result.round_trips,
+            }
+        )
+        return
+    info(
+        f"Backed up {result.source} to {result.path}: {result.tables} tables, {result.rows:,} "
+        f"rows, {_size(result.bytes)} in {result.seconds:.2f}s ({result.round_trips} requests)."
     )
     click.echo(str(result.path))
 
@@ -122,8 +156,12 @@ def restore_command(
 
     The database being replaced is kept aside as <db>.replaced-<timestamp>.
     """
-    target = _database_file(app, must_exist=False)
     newest = max((m.version for m in load_migrations(app.settings.migrations_dir)), default=0)
+    url = parse_url(app.settings.database)
+    if url.remote is not None:
+        _restore_remote_command(url, path, yes, None if allow_newer else newest, lock_timeout)
+        return
+    target = _database_file(app, must_exist=False)
     prepared = prepare_restore(path, target, newest_known=None if allow_newer else newest)
     try:
         info(f"Backup {path} is valid: {prepared.info.describe()}.")
@@ -154,6 +192,27 @@ def restore_command(
         info(f"Moved a stale {moved.name.split('.stale-')[0]} aside to {moved}.")
     kept = f"; the replaced database is kept at {result.replaced}" if result.replaced else ""
     info(f"Restored {target} from {path} in {result.seconds:.2f}s{kept}.")
+
+
+def _restore_remote_command(
+    url: DatabaseURL, path: Path, yes: bool, newest: int | None, lock_timeout: float
+) -> None:
+    """Validate the local file, ask, keep the server's contents locally, replace them."""
+    checked = inspect_backup(path)
+    _refuse_newer(path, checked, newest)
+    info(f"Backup {path} is valid: {checked.describe()}.")
+    if not yes:
+        click.confirm(
+            f"Replace everything on {url.display} with it? (its current contents are kept "
+            "in a local backup file in this folder first)",
+            abort=True,
+            err=True,
+        )
+    result = restore_remote(url, path, keep_in=Path.cwd(), lock_timeout=lock_timeout)
+    info(
+        f"Restored {result.target} from {path}: {result.tables} tables, {result.rows:,} rows "
+        f"in {result.seconds:.2f}s; its replaced contents are kept at {result.replaced}."
+    )
 
 
 _BACKUP_FLAG = "memvault.backup_before_change"

@@ -176,13 +176,19 @@ def _write_copy(source: Executes, dst: Executes, schema: Schema) -> int:
         for columns, page in table_rows(source, table):
             insert_rows(dst, table.name, columns, page)
             rows += len(page)
-    if source.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone():
+    if _has_sequence(source) and _has_sequence(dst):
         dst.execute("DELETE FROM sqlite_sequence")
         seq = [tuple(r) for r in source.execute("SELECT name, seq FROM sqlite_sequence").fetchall()]
         insert_rows(dst, "sqlite_sequence", ["name", "seq"], seq)
     for _kind, name, sql in schema.later:
         _create(dst, name, sql)
     return rows
+
+
+def _has_sequence(conn: Executes) -> bool:
+    """Whether the database has sqlite_sequence (only after an AUTOINCREMENT table existed)."""
+    found = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'")
+    return found.fetchone() is not None
 
 
 def _create(conn: Executes, name: str, sql: str | None) -> None:
@@ -194,8 +200,9 @@ def _create(conn: Executes, name: str, sql: str | None) -> None:
         raise DatabaseError(f"cannot recreate {name!r} in the copy: {exc}") from exc
 
 
-def load_file(target: Executes, source: Path) -> CopyReport:
-    """Replace everything in `target`'s database by the contents of the SQLite file `source`.
+def load_file(target: Executes, source: Path, *, keep: frozenset[str] = frozenset()) -> CopyReport:
+    """Replace everything in `target`'s database by the contents of the SQLite file `source`,
+    except the tables named in `keep` (left as they are on the target, not loaded).
 
     The caller runs this inside one write transaction on `target` (and defers foreign
     keys there), so a failure leaves the target as it was.
@@ -203,8 +210,8 @@ def load_file(target: Executes, source: Path) -> CopyReport:
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True, isolation_level=None)
     try:
         src.execute("BEGIN")
-        schema = read_schema(src)
-        drop_everything(target)
+        schema = _without(read_schema(src), keep)
+        drop_everything(target, keep=keep)
         rows = _write_copy(src, target, schema)
         src.execute("ROLLBACK")
     finally:
@@ -212,14 +219,30 @@ def load_file(target: Executes, source: Path) -> CopyReport:
     return CopyReport(len(schema.tables), rows)
 
 
-def drop_everything(conn: Executes) -> None:
-    """Drop every view, trigger and table of the database (indexes go with their tables)."""
-    schema = read_schema(conn)
+def _without(schema: Schema, keep: frozenset[str]) -> Schema:
+    """`schema` without the tables in `keep` and the objects on them."""
+    if not keep:
+        return schema
+    tables = [t for t in schema.tables if t.name not in keep]
+    later = [o for o in schema.later if not _on_kept_table(o[2], keep) and o[1] not in keep]
+    return Schema(tables, later, schema.analyzed)
+
+
+def _on_kept_table(sql: str, keep: frozenset[str]) -> bool:
+    words = sql.replace("(", " ").replace('"', " ").split()
+    return any(w.upper() == "ON" and i + 1 < len(words) and words[i + 1] in keep
+               for i, w in enumerate(words))  # fmt: skip
+
+
+def drop_everything(conn: Executes, *, keep: frozenset[str] = frozenset()) -> None:
+    """Drop every view, trigger and table of the database (indexes go with their tables),
+    except the tables in `keep` and what is on them."""
+    schema = _without(read_schema(conn), keep)
     for kind, name, _sql in reversed(schema.later):
         if kind in ("view", "trigger"):
             conn.execute(f"DROP {kind.upper()} IF EXISTS {quote(name)}")
     for table in reversed(schema.tables):
         if table.kind != "shadow":
             conn.execute(f"DROP TABLE IF EXISTS {quote(table.name)}")
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence'").fetchone():
+    if _has_sequence(conn):
         conn.execute("DELETE FROM sqlite_sequence")

@@ -20,7 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from memvault.db.dialects import SQLITE, Dialect
+from memvault.db.dialects import LIBSQL, SQLITE, Capabilities, Dialect
+from memvault.db.driver import Connection, Cursor, Row
 from memvault.db.guard import TransactionGuard
 from memvault.db.url import DatabaseURL, parse_url
 from memvault.errors import BusyError, DatabaseError, StatementRefusedError
@@ -39,7 +40,7 @@ class Database:
 
     def __init__(
         self,
-        conn: sqlite3.Connection,
+        conn: Connection,
         url: DatabaseURL,
         dialect: Dialect = SQLITE,
         *,
@@ -58,18 +59,40 @@ class Database:
         # Switch the file to WAL before its first write transaction (never from a read).
         self._wal_on_write = wal_on_write
 
+    # -- what this backend is -------------------------------------------------------
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.dialect.capabilities
+
+    @property
+    def round_trips(self) -> int:
+        """Requests sent to the server so far (0 for a local file: nothing travels)."""
+        return int(getattr(self.conn, "round_trips", 0))
+
+    def sqlite_connection(self) -> sqlite3.Connection:
+        """The sqlite3 connection of a local database, for what only a file has (the
+        backup API); DatabaseError on any other backend."""
+        if not isinstance(self.conn, sqlite3.Connection):
+            raise DatabaseError(
+                f"{self.url.display}: this needs a local SQLite file "
+                f"(the {self.dialect.name} backend has no backup API or file here)"
+            )
+        return self.conn
+
     # -- statements ---------------------------------------------------------------
-    def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: Params = ()) -> Cursor:
         """Run one statement and return its cursor."""
         try:
-            return self.conn.execute(sql, params)
+            cursor: Cursor = self.conn.execute(sql, params)
+            return cursor
         except sqlite3.DatabaseError as exc:
             raise self._refusal(sql, exc) from exc
 
-    def executemany(self, sql: str, rows: Iterable[Params]) -> sqlite3.Cursor:
+    def executemany(self, sql: str, rows: Iterable[Params]) -> Cursor:
         """Run one statement for every row of parameters."""
         try:
-            return self.conn.executemany(sql, rows)
+            cursor: Cursor = self.conn.executemany(sql, rows)
+            return cursor
         except sqlite3.DatabaseError as exc:
             raise self._refusal(sql, exc) from exc
 
@@ -88,7 +111,7 @@ class Database:
         if problems:
             raise DatabaseError(damaged(self.url.display, problems[0], doing))
 
-    def query(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Params = ()) -> list[Row]:
         """Run a SELECT and return all its rows."""
         return self.execute(sql, params).fetchall()
 
@@ -216,7 +239,7 @@ class Database:
                 if not _is_busy(exc):
                     raise
                 if budget_ms is None:  # the lock lowers it per attempt: ask, do not assume
-                    budget_ms = int(self.conn.execute("PRAGMA busy_timeout").fetchone()[0])
+                    budget_ms = self._busy_budget_ms()
                     deadline = started + budget_ms / 1000
                 now = time.monotonic()
                 if now >= deadline:
@@ -228,9 +251,30 @@ class Database:
                 time.sleep(min(pause * random.uniform(0.5, 1.5), deadline - now))
                 pause = min(pause * 2, 0.1)
 
+    def _busy_budget_ms(self) -> int:
+        """How long a busy write may be retried: the connection's busy timeout (which the
+        lock lowers per attempt), or the configured one where PRAGMAs are not available."""
+        if not self.capabilities.pragmas:
+            return self.busy_timeout_ms
+        return int(self.conn.execute("PRAGMA busy_timeout").fetchone()[0])
+
     @contextmanager
     def probe(self) -> Iterator[Database]:
-        """A savepoint that is always rolled back: look, and leave no trace."""
+        """A savepoint that is always rolled back: look, and leave no trace.
+
+        Outside a transaction it is a whole transaction (BEGIN … ROLLBACK): a libSQL server
+        keeps a stream, and so the savepoint, only for an explicit transaction.
+        """
+        if not self.conn.in_transaction and not self.capabilities.pragmas:
+            self._control("BEGIN")
+            self._depth += 1
+            try:
+                yield self
+            finally:
+                self._depth -= 1
+                if self.conn.in_transaction:
+                    self._control("ROLLBACK")
+            return
         name = f"memvault_probe_{next(self._savepoints)}"
         self._control(f"SAVEPOINT {name}")
         self._depth += 1
@@ -344,6 +388,8 @@ def connect(
     exist and `create` is False (or it is opened read-only).
     """
     url = location if isinstance(location, DatabaseURL) else parse_url(location)
+    if url.remote is not None:
+        return _connect_remote(url, busy_timeout_ms=busy_timeout_ms)
     if url.path is None:
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         _configure(conn, busy_timeout_ms=busy_timeout_ms, wal=False)
@@ -399,6 +445,8 @@ def snapshot(
     deleted when the copy is closed.
     """
     url = location if isinstance(location, DatabaseURL) else parse_url(location)
+    if url.remote is not None:
+        return _snapshot_remote(url)
     path = url.path
     if path is None or not path.exists():
         return _configured(sqlite3.connect(":memory:", isolation_level=None), url)
@@ -474,3 +522,40 @@ def _backup_read_only(path: Path, target: sqlite3.Connection) -> None:
 def _remove_with_journal(path: Path) -> None:
     for victim in (path, path.with_name(path.name + "-journal")):
         victim.unlink(missing_ok=True)
+
+
+def _connect_remote(url: DatabaseURL, *, busy_timeout_ms: int) -> Database:
+    """A libSQL server: checked with one statement, so a wrong URL or token fails here."""
+    from memvault.db.libsql import connect_remote  # the libsql client loads only when used
+
+    assert url.remote is not None
+    try:
+        conn = connect_remote(url.remote.endpoint, url.remote.auth_token)
+        conn.execute("SELECT 1")
+    except ImportError as exc:
+        raise DatabaseError(
+            f"{url.display}: the libsql client is not installed (pip install 'memvault[libsql]')"
+        ) from exc
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"{url.display}: {exc}") from exc
+    return Database(conn, url, LIBSQL, busy_timeout_ms=busy_timeout_ms)
+
+
+def _snapshot_remote(url: DatabaseURL) -> Database:
+    """A private local copy of a remote database (read in one transaction), for dry runs:
+    nothing that writes is sent to the server. The copy is deleted when closed."""
+    from memvault.db.copy import copy_to_file
+
+    fd, name = tempfile.mkstemp(prefix="memvault-snapshot-", suffix=".db")
+    os.close(fd)
+    scratch = Path(name)
+    scratch.unlink()
+    remote = _connect_remote(url, busy_timeout_ms=0)
+    try:
+        copy_to_file(remote.conn, scratch)
+    except sqlite3.Error as exc:
+        raise DatabaseError(f"{url.display}: cannot copy it for a dry run: {exc}") from exc
+    finally:
+        remote.close()
+    conn = sqlite3.connect(str(scratch), isolation_level=None, check_same_thread=False)
+    return _configured(conn, url, on_close=lambda: _remove_with_journal(scratch))

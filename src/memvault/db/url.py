@@ -1,19 +1,17 @@
-"""Parse database locations: a file path, `sqlite:///path`, or `:memory:`."""
+"""Parse database locations: a file path, `sqlite:///path`, `:memory:`, or a libSQL server
+(`libsql://`, `https://`, `http://`; see memvault.db.remote_url)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
 
+from memvault.db.remote_url import REMOTE_SCHEMES, RemoteLocation, parse_remote, resolve_token
 from memvault.errors import ConfigError
 
 _PLANNED = {
     "postgres": "PostgreSQL",
     "postgresql": "PostgreSQL",
-    "libsql": "libSQL",
-    "turso": "libSQL/Turso",
-    "http": "libSQL",
-    "https": "libSQL",
 }
 
 
@@ -26,15 +24,22 @@ class DatabaseURL:
     raw: str
     read_only: bool = False  # `?mode=ro`: never write
     immutable: bool = False  # `?immutable=1`: the file cannot change while open
+    remote: RemoteLocation | None = None  # a libSQL server (backend "libsql")
 
     @property
     def in_memory(self) -> bool:
         """True for `:memory:` and friends: nothing written there outlives the process."""
-        return self.path is None
+        return self.path is None and self.remote is None
 
     @property
     def display(self) -> str:
+        """The location for messages: a server's URL never shows its token."""
+        if self.remote is not None:
+            return self.remote.display
         return str(self.path) if self.path is not None else ":memory:"
+
+    def __repr__(self) -> str:
+        return f"DatabaseURL({self.backend!r}, {self.display!r})"
 
 
 def parse_url(location: str) -> DatabaseURL:
@@ -58,11 +63,20 @@ def parse_url(location: str) -> DatabaseURL:
                 raise ConfigError(f"bad database URL {location!r}: no file path after sqlite:///")
             if path == ":memory:":
                 return DatabaseURL("sqlite", None, location)
-            return DatabaseURL("sqlite", Path(path), location, **_parameters(query, location))
+            flags = _parameters(query, location)
+            return DatabaseURL(
+                "sqlite",
+                Path(path),
+                location,
+                read_only=flags.get("read_only", False),
+                immutable=flags.get("immutable", False),
+            )
+        if scheme in REMOTE_SCHEMES:
+            return DatabaseURL("libsql", None, location, remote=resolve_token(parse_remote(text)))
         if scheme in _PLANNED:
             raise ConfigError(
                 f"database URL {location!r}: the {_PLANNED[scheme]} backend is not available yet "
-                "(supported: SQLite file paths and sqlite:///path)"
+                "(supported: SQLite file paths, sqlite:///path, libsql://, https://, http://)"
             )
         raise ConfigError(f"database URL {location!r}: unknown scheme {scheme!r}")
     if text.startswith("file:"):
