@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import math
-import sqlite3
 import sys
 import traceback
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from memvault.config import (
     Settings,
     default_applied_by,
 )
+from memvault.db import driver
 from memvault.errors import ConfigError, MemvaultError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -128,7 +128,7 @@ class MemvaultGroup(click.Group):
                 traceback.print_exc()
             _error(str(exc))
             code = EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE
-        except sqlite3.Error as exc:
+        except driver.Error as exc:
             if debug:
                 traceback.print_exc()
             _error(f"database error: {exc}")

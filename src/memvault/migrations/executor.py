@@ -6,14 +6,13 @@ into output.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from memvault.db import Database
+from memvault.db import Database, driver
 from memvault.db.guard import TransactionGuard
 from memvault.errors import (
     DriftError,
@@ -440,7 +439,7 @@ class Migrator:
                         checksum=m.checksum,
                         error=message,
                     )
-        except sqlite3.Error:
+        except driver.Error:
             pass  # the failure itself is still raised to the caller
 
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import os
 import socket
-import sqlite3
 import sys
 import time
 import uuid
@@ -37,7 +36,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from types import TracebackType
 
-from memvault.db import Database
+from memvault.db import Database, driver
 from memvault.errors import BusyError, LockError
 from memvault.timestamps import now_iso
 
@@ -225,7 +224,7 @@ def lease_seconds() -> float:
     return value
 
 
-def _is_busy(exc: sqlite3.OperationalError | BusyError) -> bool:
+def _is_busy(exc: driver.OperationalError | BusyError) -> bool:
     if isinstance(exc, BusyError):
         return True
     text = str(exc).lower()
@@ -271,7 +270,7 @@ class MigrationLock:
             try:
                 with _busy_timeout(self.db, min(_ATTEMPT_BUSY_MS, max(0, int(remaining * 1000)))):
                     holder = self._peek() or self._try_acquire()
-            except (sqlite3.OperationalError, BusyError) as exc:
+            except (driver.OperationalError, BusyError) as exc:
                 if not _is_busy(exc):
                     raise
                 holder = current_holder(self.db, quiet=True) or waited_for
@@ -365,7 +364,7 @@ class MigrationLock:
                     if self.db.table_exists(LOCK_TABLE):
                         self.db.execute(f"DELETE FROM {LOCK_TABLE} WHERE token = ?", (self.token,))
                 break
-            except (sqlite3.OperationalError, BusyError) as exc:
+            except (driver.OperationalError, BusyError) as exc:
                 if not _is_busy(exc) or time.monotonic() >= deadline:
                     raise LockError(
                         f"could not release the migration lock on {self.db.url.display} ({exc});"
@@ -386,7 +385,7 @@ class MigrationLock:
     ) -> None:
         try:
             self.release()
-        except (LockError, sqlite3.Error):
+        except (LockError, driver.Error):
             if exc is None:
                 raise
             # Keep the error that ended the block; the row we leave names this process
@@ -438,7 +437,7 @@ def current_holder(db: Database, *, quiet: bool = False) -> LockHolder | None:
         if not db.table_exists(LOCK_TABLE):
             return None
         return _read(db)
-    except sqlite3.OperationalError:
+    except driver.OperationalError:
         if quiet:
             return None
         raise

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from memvault.db import Database, Dialect
+from memvault.db import Database, Dialect, driver
 from memvault.errors import MigrationError, StatementRefusedError
 
 if TYPE_CHECKING:
@@ -47,14 +46,14 @@ class MigrationContext:
         """The database's dialect (capability flags and SQL templates)."""
         return self.db.dialect
 
-    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
+    def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> driver.Cursor:
         """Run one statement inside the migration's transaction and return the cursor."""
         if self._listener is not None:
             self._listener(sql, params if isinstance(params, Sequence) else [params])
         with self._refusals():
             return self.db.execute(sql, params)
 
-    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> driver.Cursor:
         """Run one statement for many parameter rows (reported once)."""
         if self._listener is not None:
             self._listener(sql, ["<many rows>"])
@@ -69,7 +68,7 @@ class MigrationContext:
         for statement in split_statements(script):
             self.execute(statement)
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[driver.Row]:
         """Run a read-only query and return its rows (not reported as a change)."""
         with self._refusals():
             return self.db.query(sql, params)

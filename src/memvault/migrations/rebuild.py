@@ -12,13 +12,12 @@ AUTOINCREMENT counter, and external-content FTS5 indexes whose content is this t
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from memvault.db import Database
+from memvault.db import Database, driver
 from memvault.errors import MigrationError
 from memvault.migrations.foreignkeys import (
     check_no_new_violations,
@@ -335,7 +334,7 @@ def _recreate(
     for dep in dependents:
         try:
             ctx.execute(dep.sql)
-        except sqlite3.Error as exc:
+        except driver.Error as exc:
             raise MigrationError(
                 f"{culprit}: rebuild_table({table!r}): cannot recreate {dep.kind} {dep.name} "
                 f"({exc}); drop it before rebuild_table, or keep the columns it uses"
@@ -348,7 +347,7 @@ def _rebuild_fts(ctx: MigrationContext, fts: str, culprit: str, table: str) -> N
     q = ctx.db.dialect.quote
     try:
         ctx.execute(f"INSERT INTO {q(fts)}({q(fts)}) VALUES ('rebuild')")
-    except sqlite3.Error as exc:
+    except driver.Error as exc:
         raise MigrationError(
             f"{culprit}: rebuild_table({table!r}): the full-text table {fts} indexes "
             f"{table} and cannot be rebuilt ({exc}); keep the columns it indexes, or "
@@ -360,7 +359,7 @@ def _check_views(db: Database, culprit: str, table: str) -> None:
     for (view,) in db.query("SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name"):
         try:
             db.query(f"SELECT * FROM {db.dialect.quote(str(view))} LIMIT 0")
-        except sqlite3.Error as exc:
+        except driver.Error as exc:
             raise MigrationError(
                 f"{culprit}: rebuild_table({table!r}) breaks view {view} ({exc}); drop and "
                 "recreate the view in the migration"

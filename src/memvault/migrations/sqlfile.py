@@ -1,15 +1,15 @@
 """Parse `.sql` migrations: sections and statements.
 
 Statements are split where SQLite says a statement is complete
-(`sqlite3.complete_statement`), and SQLite decides which pieces are only comments
+(`driver.complete_statement`), and SQLite decides which pieces are only comments
 (`memvault.db.guard.is_empty_statement`): memvault never reads SQL text itself.
 """
 
 from __future__ import annotations
 
 import re
-import sqlite3
 
+from memvault.db import driver
 from memvault.db.guard import is_empty_statement
 
 # The file format's own markers (comment lines memvault defines), not SQL.
@@ -49,7 +49,7 @@ def split_statements(sql: str) -> list[str]:
     pos = sql.find(";")
     while pos != -1:
         candidate = sql[start : pos + 1]
-        if sqlite3.complete_statement(candidate):
+        if driver.complete_statement(candidate):
             if not is_empty_statement(candidate):
                 statements.append(candidate.strip()[:-1].rstrip())
             start = pos + 1

@@ -9,14 +9,13 @@ file for writing.
 from __future__ import annotations
 
 import re
-import sqlite3
 import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from memvault.db import Database, connect
+from memvault.db import Database, connect, driver
 from memvault.errors import DatabaseError, MemvaultError, VerificationError
 from memvault.migrations.executor import Migrator
 from memvault.migrations.migration import Migration
@@ -317,7 +316,7 @@ def _climb(migrator: Migrator, m: Migration, on_step: StepListener | None) -> St
         step.differences = compare_schemas(after_up, read_schema(db))
         if step.differences:
             return _fail(step, "up again", "the second up made a different schema: " + _join(step))
-    except (MemvaultError, sqlite3.Error) as exc:
+    except (MemvaultError, driver.Error) as exc:
         phase: Phase = step.phase or "up"
         if phase == "up" and isinstance(exc.__cause__, VerificationError):
             phase = "verify"
@@ -340,12 +339,12 @@ def copy_database(source: Path, target: Path) -> None:
     if not source.exists():
         raise DatabaseError(f"database {source} does not exist")
     try:
-        src = sqlite3.connect(source.resolve().as_uri() + "?mode=ro", uri=True)
-        dst = sqlite3.connect(target)
+        src = driver.open_sqlite(source.resolve().as_uri() + "?mode=ro", uri=True)
+        dst = driver.open_sqlite(target)
         try:
             src.backup(dst)
         finally:
             dst.close()
             src.close()
-    except sqlite3.DatabaseError as exc:
+    except driver.DatabaseError as exc:
         raise DatabaseError(f"{source}: cannot copy ({exc})") from exc

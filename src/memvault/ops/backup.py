@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from memvault.db import connect
+from memvault.db import connect, driver
 from memvault.errors import ConfigError, DatabaseError, DriftError, ValidationError
 from memvault.migrations.lock import LOCK_TABLE, MigrationLock
 
@@ -137,11 +136,11 @@ def backup_database(
 
 
 def _copy_snapshot(
-    src: sqlite3.Connection, target: Path, progress: PageProgress | None, pages_per_step: int
+    src: driver.SQLiteConnection, target: Path, progress: PageProgress | None, pages_per_step: int
 ) -> int:
     """Copy `src` into a new single-file database at `target`; return the page count."""
     _remove(target)
-    dst = sqlite3.connect(target, isolation_level=None)
+    dst = driver.open_sqlite(target, isolation_level=None)
     try:
         # One read transaction around every step: each step sees the same snapshot, so the
         # copy neither mixes two moments nor restarts when another process writes.
@@ -158,7 +157,7 @@ def _copy_snapshot(
         finally:
             src.execute("COMMIT")
         dst.execute("PRAGMA journal_mode = DELETE")  # a self-contained file, no -wal
-    except sqlite3.Error as exc:
+    except driver.Error as exc:
         raise DatabaseError(f"copying to {target.name} failed: {exc}") from exc
     finally:
         dst.close()
@@ -210,7 +209,7 @@ class PreparedRestore:
                 )
                 backup_database(self.target, replaced)
                 _forget_lock(replaced, lock.token)
-                _write_pages(self.staged, live.conn, progress)
+                _write_pages(self.staged, live.sqlite_connection(), progress)
             live.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         finally:
             live.close()
@@ -297,11 +296,11 @@ def inspect_backup(path: Path, *, shown_as: Path | None = None) -> BackupInfo:
                 ledger_version=_max_version(conn, "schema_migrations", "status = 'applied'"),
                 legacy_version=_max_version(conn, "schema_version", "1"),
             )
-        except sqlite3.DatabaseError as exc:
+        except driver.DatabaseError as exc:
             raise ValidationError(f"{name} is not a usable backup: {exc}") from exc
 
 
-def _max_version(conn: sqlite3.Connection, table: str, where: str) -> int | None:
+def _max_version(conn: driver.SQLiteConnection, table: str, where: str) -> int | None:
     exists = conn.execute(
         "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
     ).fetchone()
@@ -311,7 +310,9 @@ def _max_version(conn: sqlite3.Connection, table: str, where: str) -> int | None
     return 0 if value is None else int(value)
 
 
-def _write_pages(staged: Path, live: sqlite3.Connection, progress: PageProgress | None) -> None:
+def _write_pages(
+    staged: Path, live: driver.SQLiteConnection, progress: PageProgress | None
+) -> None:
     """Write every page of `staged` into the live database, through SQLite."""
     with _open(staged, read_only=True) as src:
         src_size = int(src.execute("PRAGMA page_size").fetchone()[0])
@@ -335,7 +336,7 @@ def _write_pages(staged: Path, live: sqlite3.Connection, progress: PageProgress 
 
         try:
             src.backup(live, pages=PAGES_PER_STEP, progress=report)
-        except sqlite3.Error as exc:
+        except driver.Error as exc:
             raise DatabaseError(f"restoring into the database failed: {exc}") from exc
         if mode == "wal":
             live.execute("PRAGMA journal_mode = WAL")
@@ -343,7 +344,7 @@ def _write_pages(staged: Path, live: sqlite3.Connection, progress: PageProgress 
 
 def _forget_lock(path: Path, token: str) -> None:
     """Drop our own lock row from the kept-aside copy (it was taken under our lock)."""
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = driver.open_sqlite(path, isolation_level=None)
     try:
         conn.execute(f"DELETE FROM {LOCK_TABLE} WHERE token = ?", (token,))
     finally:
@@ -365,15 +366,15 @@ def _require_database(path: Path, what: str) -> None:
 
 
 @contextlib.contextmanager
-def _open(path: Path, *, read_only: bool = False) -> Iterator[sqlite3.Connection]:
+def _open(path: Path, *, read_only: bool = False) -> Iterator[driver.SQLiteConnection]:
     location = f"file:{quote(str(path.resolve()))}"
     if read_only:
         location += "?immutable=1" if _is_lone_wal_file(path) else "?mode=ro"
     try:
-        conn = sqlite3.connect(location, uri=True, isolation_level=None)
+        conn = driver.open_sqlite(location, uri=True, isolation_level=None)
         conn.execute(f"PRAGMA busy_timeout = {_BUSY_TIMEOUT_MS}")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.DatabaseError as exc:
+    except driver.DatabaseError as exc:
         raise DatabaseError(f"{path}: cannot open ({exc})") from exc
     try:
         yield conn
@@ -391,10 +392,10 @@ def _is_lone_wal_file(path: Path) -> bool:
     return len(header) == 20 and header[18] == 2 and header[19] == 2
 
 
-def _check_integrity(conn: sqlite3.Connection, name: Path) -> None:
+def _check_integrity(conn: driver.SQLiteConnection, name: Path) -> None:
     try:
         problems = [str(r[0]) for r in conn.execute("PRAGMA integrity_check")]
-    except sqlite3.DatabaseError as exc:
+    except driver.DatabaseError as exc:
         raise ValidationError(f"{name} fails integrity_check: {exc}") from exc
     if problems != ["ok"]:
         raise ValidationError(f"{name} fails integrity_check: {problems[0]}")

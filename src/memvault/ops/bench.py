@@ -22,7 +22,6 @@ import itertools
 import json
 import os
 import platform
-import sqlite3
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -33,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from memvault.config import BUILTIN_MIGRATIONS
-from memvault.db import Database, connect
+from memvault.db import Database, connect, driver
 from memvault.migrations import Migrator, load_migrations
 from memvault.ops.benchdata import (
     SEARCH_TERM_POSITIONS,
@@ -93,7 +92,7 @@ class _Stage:
     name: str
     db: Database
     store: MemoryStore
-    raw: sqlite3.Connection
+    raw: driver.SQLiteConnection
 
     @classmethod
     def open(cls, name: str, path: Path) -> _Stage:
@@ -363,7 +362,7 @@ class _Bench:
         finally:
             raw.close()
 
-    def _time_similar(self, raw: sqlite3.Connection, queries: np.ndarray) -> dict[str, Any]:
+    def _time_similar(self, raw: driver.SQLiteConnection, queries: np.ndarray) -> dict[str, Any]:
         sql = catalog.sql("memories.similar_candidates")
         cached, dim = self.store, self.size.dim
         uncached = MemoryStore(self.db, vector_cache_mb=0)
@@ -421,16 +420,16 @@ def _counting(call: Call) -> Callable[[], Any]:
 
 def _copy_database(db: Database, path: Path) -> None:
     """A consistent copy of `db` at `path` (SQLite's online backup)."""
-    target = sqlite3.connect(path)
+    target = driver.open_sqlite(path)
     try:
-        db.conn.backup(target)
+        db.sqlite_connection().backup(target)
     finally:
         target.close()
 
 
-def _raw_connection(path: Path, *, autocommit: bool = True) -> sqlite3.Connection:
+def _raw_connection(path: Path, *, autocommit: bool = True) -> driver.SQLiteConnection:
     """Plain sqlite3 with the settings that change the work SQLite does (foreign keys, WAL)."""
-    conn = sqlite3.connect(path, isolation_level=None if autocommit else "DEFERRED")
+    conn = driver.open_sqlite(path, isolation_level=None if autocommit else "DEFERRED")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.execute("PRAGMA journal_mode = WAL")
     return conn
@@ -444,7 +443,7 @@ def _like_params(user_id: str, term: str) -> tuple[str, str, str]:
     return (user_id, f"%{term}%", f"%{term}%")
 
 
-def _plan(conn: sqlite3.Connection, sql: str, params: Any) -> list[str]:
+def _plan(conn: driver.SQLiteConnection, sql: str, params: Any) -> list[str]:
     return [str(r[3]) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
 
 
@@ -542,7 +541,7 @@ def _throughput(size: BenchSize, memvault_ns: list[int], raw_ns: list[int]) -> d
 def _environment() -> dict[str, Any]:
     return {
         "python": platform.python_version(),
-        "sqlite": sqlite3.sqlite_version,
+        "sqlite": driver.SQLITE_VERSION,
         "numpy": np.__version__,
         "platform": platform.platform(),
         "cpus": os.cpu_count(),

@@ -8,11 +8,10 @@ off, so they can hold rows whose user_id is NULL or names no user; memvault keep
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from memvault.db import Database, connect, parse_url
+from memvault.db import Database, connect, driver, parse_url
 from memvault.errors import DatabaseError
 from memvault.migrations import Migration, Migrator, VerifyResult, adoption
 from memvault.migrations.recorder import LedgerRow, Recorder, is_engine_table
@@ -118,6 +117,8 @@ def check_database(location: str, migrations: Sequence[Migration]) -> CheckRepor
 def open_read_only(location: str) -> Database:
     """Open an existing database file so that nothing can be written to it."""
     url = parse_url(location)
+    if url.remote is not None:
+        return connect(url, create=False, read_only=True)
     if url.path is None:
         raise DatabaseError("db check needs a database file, not :memory:")
     if not url.path.exists():
@@ -129,7 +130,7 @@ def integrity_messages(db: Database) -> list[str]:
     """PRAGMA integrity_check: ["ok"], or what is broken."""
     try:
         rows = db.query(f"PRAGMA integrity_check({INTEGRITY_MESSAGES})")
-    except (sqlite3.DatabaseError, DatabaseError) as exc:
+    except (driver.DatabaseError, DatabaseError) as exc:
         return [f"integrity check could not run: {exc.__cause__ or exc}"]
     return [str(r[0]) for r in rows]
 
@@ -199,7 +200,7 @@ def _orphans_of(db: Database, table: str) -> OrphanRows:
                 f"ORDER BY rowid LIMIT {EXAMPLES}"
             )
         ]
-    except sqlite3.OperationalError:  # a WITHOUT ROWID table
+    except driver.OperationalError:  # a WITHOUT ROWID table
         examples = []
     return OrphanRows(table, int(row[0]), int(row[1]), examples)
 

@@ -9,13 +9,12 @@ which SQLite forbids inside one.
 
 from __future__ import annotations
 
-import sqlite3
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
-from memvault.db import SQLITE, Database
+from memvault.db import SQLITE, Database, driver
 from memvault.errors import BusyError, ConfigError, DatabaseError
 from memvault.ops.inventory import SchemaInventory, take_inventory
 
@@ -210,7 +209,7 @@ def _run_step(db: Database, planned: PlannedStep, *, done: int) -> StepReport:
                 rows = db.execute(planned.sql).fetchall()
         else:
             rows = db.execute(planned.sql).fetchall()
-    except (sqlite3.OperationalError, BusyError) as exc:
+    except (driver.OperationalError, BusyError) as exc:
         raise _busy_or_failed(db, planned, done, exc) from exc
     elapsed_ms = (time.perf_counter_ns() - started) / 1e6
     return StepReport(
@@ -218,7 +217,7 @@ def _run_step(db: Database, planned: PlannedStep, *, done: int) -> StepReport:
     )
 
 
-def _note(planned: PlannedStep, rows: list[sqlite3.Row]) -> str | None:
+def _note(planned: PlannedStep, rows: list[driver.Row]) -> str | None:
     if planned.step == "checkpoint" and rows:
         busy, log_pages, moved = (int(v) for v in tuple(rows[0]))
         if busy:
@@ -227,7 +226,7 @@ def _note(planned: PlannedStep, rows: list[sqlite3.Row]) -> str | None:
 
 
 def _busy_or_failed(
-    db: Database, planned: PlannedStep, done: int, exc: sqlite3.OperationalError | BusyError
+    db: Database, planned: PlannedStep, done: int, exc: driver.OperationalError | BusyError
 ) -> DatabaseError:
     message = str(exc)
     finished = f"{done} earlier step(s) finished; nothing else was changed"

@@ -7,11 +7,10 @@ one row into memvault's own table `memvault_size_samples`, never into user table
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from memvault.db import Database
+from memvault.db import Database, driver
 from memvault.errors import DatabaseError
 from memvault.migrations import Recorder
 from memvault.ops.inventory import SchemaInventory, take_inventory
@@ -110,7 +109,7 @@ def _dbstat_sizes(db: Database) -> dict[str, tuple[int, int, int]] | None:
             "sum(CASE WHEN pagetype IN ('internal', 'leaf') THEN ncell ELSE 0 END) "
             "FROM dbstat GROUP BY name"
         )
-    except sqlite3.OperationalError:
+    except driver.OperationalError:
         return None
     return {r[0]: (int(r[1]), int(r[2]), int(r[3])) for r in rows}
 
@@ -238,7 +237,7 @@ def record_sample(db: Database, stats: DatabaseStats) -> SizeSample:
                     json.dumps(sample.rows, sort_keys=True),
                 ),
             )
-    except sqlite3.OperationalError as exc:
+    except driver.OperationalError as exc:
         raise DatabaseError(
             f"cannot record a size sample in {db.url.display} ({exc}); use --no-record to only read"
         ) from exc

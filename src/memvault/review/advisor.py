@@ -7,12 +7,11 @@ only when the plan uses it and the problem is gone.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from memvault.db import Database
+from memvault.db import Database, driver
 from memvault.review.coverage import (
     Proposal,
     QueryPlan,
@@ -43,7 +42,7 @@ def replan(db: Database, schema: Schema, query: PlannedQuery) -> QueryPlan | Non
         return None
     try:
         steps = explain(db, query.plan.sql, query.params)
-    except sqlite3.Error:
+    except driver.Error:
         return None
     after = analyse_plan(query.plan.name, query.plan.sql, steps, schema, query.shape.aliases)
     mark_inherent(after, query.shape)
@@ -57,7 +56,7 @@ def try_proposal(
     with db.probe():
         try:
             db.execute(proposal.sql)
-        except sqlite3.Error:
+        except driver.Error:
             return []
         after = replan(db, schema, query)
     if after is None:

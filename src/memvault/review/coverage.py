@@ -11,12 +11,11 @@ makes the problem disappear from the plan.
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from memvault.db import Database
+from memvault.db import Database, driver
 from memvault.review.schema import Schema, normalize_sql
 from memvault.review.sqlshape import QueryShape, SortTerm, parse_shape
 
@@ -165,7 +164,7 @@ def plan_query(
     _add_foreign_key_lookups(shape, schema)
     try:
         steps = explain(db, sql, params)
-    except sqlite3.Error as exc:
+    except driver.Error as exc:
         return QueryPlan(name, sql, error=f"{type(exc).__name__}: {exc}"), None
     result = analyse_plan(name, sql, steps, schema, shape.aliases)
     for table, filt in shape.filters.items():

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from memvault.db import Database
+from memvault.db import Database, driver
 from memvault.errors import DatabaseError
 from memvault.review.schema import Schema
 
@@ -119,7 +118,7 @@ def _check_fts(db: Database, name: str, content: str | None) -> FtsCheck:
     try:
         with db.probe():
             db.execute(f'INSERT INTO "{name}"("{name}", rank) VALUES (\'integrity-check\', 1)')
-    except (sqlite3.DatabaseError, DatabaseError) as exc:  # ours wraps a damaged index
+    except (driver.DatabaseError, DatabaseError) as exc:  # ours wraps a damaged index
         return FtsCheck(name, content, False, indexed, content_rows, str(exc.__cause__ or exc))
     return FtsCheck(name, content, True, indexed, content_rows)
 
@@ -147,9 +146,9 @@ def _dbstat(db: Database) -> dict[str, int] | None:
         rows: list[Any] = db.query(
             "SELECT name, sum(pgsize) FROM dbstat WHERE aggregate = FALSE GROUP BY name"
         )
-    except sqlite3.Error:
+    except driver.Error:
         try:
             rows = db.query("SELECT name, sum(pgsize) FROM dbstat GROUP BY name")
-        except sqlite3.Error:
+        except driver.Error:
             return None
     return {str(r[0]): int(r[1] or 0) for r in rows}

@@ -7,10 +7,9 @@ its own (`sqlite_*`, FTS5 shadow tables) is left out: a schema here is what migr
 from __future__ import annotations
 
 import re
-import sqlite3
 from dataclasses import dataclass, field
 
-from memvault.db import Database, connect
+from memvault.db import Database, connect, driver
 from memvault.migrations.recorder import ENGINE_PREFIXES
 
 INTERNAL_PREFIXES = ("sqlite_", *ENGINE_PREFIXES)
@@ -166,7 +165,7 @@ def _read_table(db: Database, name: str, kind: str, sql: str) -> Table:
         )
         for r in db.query("SELECT * FROM pragma_table_info(?)", (name,))
     )
-    fks: dict[int, list[sqlite3.Row]] = {}
+    fks: dict[int, list[driver.Row]] = {}
     if kind == "table":
         for r in db.query("SELECT * FROM pragma_foreign_key_list(?)", (name,)):
             fks.setdefault(int(r["id"]), []).append(r)

@@ -7,7 +7,6 @@ Reading never raises for a legacy value: it returns the raw value and appends a 
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
 from enum import Enum
@@ -15,13 +14,14 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from memvault.db import driver
 from memvault.store import embedding as embedding_codec
 from memvault.timestamps import format_iso
 
 E = TypeVar("E", bound=Enum)
 
 
-def row_values(row: sqlite3.Row, skip: str | None = None) -> dict[str, Any]:
+def row_values(row: driver.Row, skip: str | None = None) -> dict[str, Any]:
     """A row as a column -> value dict (leaving out the column named `skip`)."""
     return {key: value for key, value in zip(row.keys(), row, strict=True) if key != skip}
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import builtins
-import sqlite3
 from collections.abc import Mapping
 from typing import Any
 
+from memvault.db import driver
 from memvault.store.columns import Clock, dump_json, load_enum, load_json, load_list, row_values
 from memvault.store.models import (
     Entity,
@@ -24,7 +24,7 @@ from memvault.store.users import require_user
 _JSON_COLUMNS = ("tags", "relationships", "metadata")
 
 
-def entity_from_row(row: sqlite3.Row) -> Entity:
+def entity_from_row(row: driver.Row) -> Entity:
     """A trusted entities row as a record; broken legacy values are kept and noted."""
     problems: builtins.list[str] = []
     values = row_values(row, skip="score")

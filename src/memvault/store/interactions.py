@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import builtins
-import sqlite3
 from datetime import date, timedelta
 from typing import Any
 
+from memvault.db import driver
 from memvault.errors import ValidationError
 from memvault.store.columns import Clock, dump_json, load_json, row_values
 from memvault.store.models import Interaction, InteractionFields, validate_fields
@@ -14,7 +14,7 @@ from memvault.store.runner import QueryRunner
 from memvault.store.users import require_user
 
 
-def interaction_from_row(row: sqlite3.Row) -> Interaction:
+def interaction_from_row(row: driver.Row) -> Interaction:
     """A trusted interactions row as a record; broken metadata is kept and noted."""
     problems: builtins.list[str] = []
     values = row_values(row)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import builtins
 import json
-import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
+from memvault.db import driver
 from memvault.errors import ValidationError
 from memvault.store import embedding as embedding_codec
 from memvault.store.columns import (
@@ -51,7 +51,7 @@ HYBRID_CANDIDATES = 50
 DEFAULT_VECTOR_CACHE = 256 * 1024 * 1024
 
 
-def memory_from_row(row: sqlite3.Row) -> Memory:
+def memory_from_row(row: driver.Row) -> Memory:
     """A trusted memories row as a record; broken legacy values are kept and noted."""
     problems: builtins.list[str] = []
     return Memory.model_construct(

@@ -6,12 +6,11 @@ catalog does not know (see memvault.store.catalog and memvault.store.queries).
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
-from memvault.db import Database
+from memvault.db import Database, driver
 from memvault.errors import ValidationError
 from memvault.store import catalog
 
@@ -67,13 +66,13 @@ class QueryRunner:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    def rows(self, name: str, /, **params: Any) -> list[sqlite3.Row]:
+    def rows(self, name: str, /, **params: Any) -> list[driver.Row]:
         """Every row of a registered query."""
         with _named_failures(params):
             return self._db.query(catalog.sql(name), params)
 
     @contextmanager
-    def iterate(self, name: str, /, **params: Any) -> Iterator[Iterator[sqlite3.Row]]:
+    def iterate(self, name: str, /, **params: Any) -> Iterator[Iterator[driver.Row]]:
         """The rows of a registered query, fetched as they are read; closed on leaving."""
         with _named_failures(params):
             cursor = self._db.execute(catalog.sql(name), params)
@@ -82,10 +81,10 @@ class QueryRunner:
         finally:
             cursor.close()
 
-    def one(self, name: str, /, **params: Any) -> sqlite3.Row | None:
+    def one(self, name: str, /, **params: Any) -> driver.Row | None:
         """The first row of a registered query, or None."""
         with _named_failures(params):
-            row: sqlite3.Row | None = self._db.execute(catalog.sql(name), params).fetchone()
+            row: driver.Row | None = self._db.execute(catalog.sql(name), params).fetchone()
         return row
 
     def scalar(self, name: str, /, **params: Any) -> Any:

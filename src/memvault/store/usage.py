@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-import sqlite3
 import uuid
 from datetime import UTC, date, datetime
 from typing import Any
 
+from memvault.db import driver
 from memvault.errors import ValidationError
 from memvault.store.columns import dump_json, load_enum, load_json, row_values
 from memvault.store.models import ApiProvider, ApiUsage, UsageFields, UsageTotal, validate_fields
@@ -17,7 +17,7 @@ from memvault.store.users import require_user
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
-def usage_from_row(row: sqlite3.Row) -> ApiUsage:
+def usage_from_row(row: driver.Row) -> ApiUsage:
     """A trusted api_usage_tracking row as a record."""
     problems: list[str] = []
     values = row_values(row)
@@ -68,7 +68,7 @@ class UsageRepository:
         return [_total(row) for row in rows]
 
 
-def _total(row: sqlite3.Row) -> UsageTotal:
+def _total(row: driver.Row) -> UsageTotal:
     return UsageTotal.model_construct(
         period=row["period"],
         api_provider=row["api_provider"],

@@ -9,11 +9,11 @@ from __future__ import annotations
 import builtins
 import hashlib
 import secrets
-import sqlite3
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from memvault.db import driver
 from memvault.errors import NotFoundError, ValidationError
 from memvault.store.columns import Clock, dump_json, load_bool, load_json, row_values
 from memvault.store.models import User, UserFields, validate_fields, validate_patch
@@ -34,7 +34,7 @@ def new_api_key() -> str:
     return API_KEY_PREFIX + secrets.token_urlsafe(32)
 
 
-def user_from_row(row: sqlite3.Row) -> User:
+def user_from_row(row: driver.Row) -> User:
     """A trusted users row as a record, without re-validating it."""
     problems: builtins.list[str] = []
     return User.model_construct(

@@ -11,10 +11,11 @@ from __future__ import annotations
 import json
 import math
 import random
-import sqlite3
 from enum import Enum
 from pathlib import Path
 from typing import Any
+
+from memvault.db import driver
 
 
 class LegacyShape(Enum):
@@ -135,7 +136,7 @@ def build_legacy_database(
 ) -> Path:
     """Write a legacy-shaped database with realistic (and realistically messy) rows."""
     rng = random.Random(seed)
-    conn = sqlite3.connect(path)
+    conn = driver.open_sqlite(path)
     extra = "\n contact_info TEXT," if shape is LegacyShape.V2 else ""
     conn.executescript(_LEGACY_SCRIPT.format(entity_cols=_ENTITY_COLS_V1.format(extra=extra)))
     conn.execute("INSERT INTO schema_version VALUES (1, '2025-06-01T10:00:00.000Z')")
@@ -177,7 +178,7 @@ def _unit_vector(rng: random.Random, dim: int) -> list[float]:
 
 
 def _fill(
-    conn: sqlite3.Connection,
+    conn: driver.SQLiteConnection,
     rng: random.Random,
     user_ids: list[str],
     n_ent: int,
@@ -257,7 +258,7 @@ def _fill(
             )
 
 
-def _add_oddities(conn: sqlite3.Connection, rng: random.Random, uid: str | None) -> None:
+def _add_oddities(conn: driver.SQLiteConnection, rng: random.Random, uid: str | None) -> None:
     """Rows every real legacy file has somewhere; they must survive untouched."""
     odd = [
         (None, "no owner", "a memory whose user_id is NULL", "MEMORY", "[]", None, "{}", 0),
@@ -334,7 +335,7 @@ def snapshot_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
         "api_usage_tracking",
         "schema_version",
     ]
-    conn = sqlite3.connect(path)
+    conn = driver.open_sqlite(path)
     try:
         return {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in tables}
     finally:
