@@ -143,6 +143,8 @@ class LibSQLConnection:
         try:
             return LibSQLCursor(self.raw.execute(text, values))
         except ValueError as exc:
+            if "no transaction is active" in str(exc) and _is_rollback(sql):
+                return LibSQLCursor()  # the server already ended it (a failed COMMIT)
             raise driver_error(exc, sql) from exc
 
     def executemany(
@@ -195,6 +197,10 @@ class LibSQLConnection:
             self._compiler.close()
             self._compiler = None
         self.raw.close()
+
+
+def _is_rollback(sql: str) -> bool:
+    return without_comments(sql).strip().rstrip(";").strip().upper() == "ROLLBACK"
 
 
 def split_statements(script: str) -> list[str]:
