@@ -33,9 +33,9 @@ def test_a_missing_named_parameter_is_named() -> None:
         positional("SELECT :a, :b", {"a": 1})
 
 
-def test_rows_are_mappings_and_tuples(conn: LibSQLConnection) -> None:
+def test_rows_are_sqlite3_rows(conn: LibSQLConnection) -> None:
     row = conn.execute("SELECT :a AS a, 2 AS Two", {"a": "x"}).fetchone()
-    assert row is not None
+    assert isinstance(row, sqlite3.Row)
     assert row["a"] == "x" and row["two"] == 2 and row[1] == 2
     assert row.keys() == ["a", "Two"] and tuple(row) == ("x", 2)
 
@@ -99,7 +99,8 @@ def test_ddl_in_a_transaction_rolls_back_and_round_trips_are_counted(
     conn.execute("CREATE TABLE gone (x)")
     assert conn.in_transaction
     conn.execute("ROLLBACK")
-    assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'gone'").fetchone() == (0,)
+    gone = conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'gone'").fetchone()
+    assert tuple(gone) == (0,)
     assert conn.round_trips - before == 4
 
 
@@ -120,3 +121,34 @@ def test_the_authorizer_is_asked_before_anything_is_sent(conn: LibSQLConnection)
     conn.set_authorizer(None)
     conn.execute("ROLLBACK")
     assert sqlite3.SQLITE_TRANSACTION in seen
+
+
+def test_executemany_of_an_insert_is_one_request_per_chunk(conn: LibSQLConnection) -> None:
+    conn.execute("CREATE TABLE m (id INTEGER PRIMARY KEY, a TEXT, n INTEGER)")
+    conn.execute("CREATE TABLE audit (n INTEGER)")
+    conn.execute(
+        "CREATE TRIGGER m_audit AFTER INSERT ON m BEGIN INSERT INTO audit VALUES (new.n); END"
+    )
+    rows = [{"a": f"row {i}", "n": 2**40 + i} for i in range(250)]
+    before = conn.round_trips
+    cursor = conn.executemany("INSERT INTO m (a, n)\nVALUES (:a, :n)", rows)
+    assert conn.round_trips - before == 1
+    assert cursor.rowcount == 250 and cursor.lastrowid == 250
+    stored = conn.execute("SELECT a, n, typeof(n) FROM m ORDER BY id").fetchall()
+    assert [tuple(r) for r in stored] == [(r["a"], r["n"], "integer") for r in rows]
+    audited = conn.execute("SELECT count(*) FROM audit").fetchone()
+    assert tuple(audited) == (250,)  # the trigger fired once per row
+
+
+def test_executemany_of_anything_else_is_one_request_per_row(conn: LibSQLConnection) -> None:
+    conn.execute("CREATE TABLE u (id INTEGER PRIMARY KEY, a TEXT)")
+    conn.executemany("INSERT INTO u (id, a) VALUES (?, ?)", [(1, "x"), (2, "y")])
+    before = conn.round_trips
+    changed = conn.executemany("UPDATE u SET a = ? WHERE id = ?", [("p", 1), ("q", 2), ("r", 3)])
+    assert conn.round_trips - before == 3 and changed.rowcount == 2
+
+
+def test_a_failing_row_in_a_batched_insert_fails_the_statement(conn: LibSQLConnection) -> None:
+    conn.execute("CREATE TABLE k (id INTEGER PRIMARY KEY)")
+    with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
+        conn.executemany("INSERT INTO k (id) VALUES (?)", [(1,), (2,), (2,)])

@@ -2,7 +2,7 @@
 
 `LibSQLConnection` wraps the `libsql` client's remote connection (Hrana over HTTP) so that
 `Database` drives it exactly as it drives a sqlite3 connection: named parameters are
-translated to positional ones (memvault.db.params), rows are mappings (`Row`), every
+translated to positional ones (memvault.db.params), rows are sqlite3.Row objects, every
 driver error becomes the matching `sqlite3` exception class (memvault catches those, and
 one family keeps the callers backend-blind), and every request sent to the server is
 counted in `round_trips`.
@@ -20,6 +20,7 @@ What the client cannot do, the wrapper does here, or refuses:
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -36,29 +37,20 @@ _MESSAGE = re.compile(r'message: "(?P<message>(?:[^"\\]|\\.)*)", code: "(?P<code
 _BUSY_CODES = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED", "TRANSACTION_TIMEOUT", "TRANSACTION_BUSY"})
 
 
-class Row(tuple[Any, ...]):
-    """One result row: a tuple that also answers `row["column"]` and `keys()`, like sqlite3.Row."""
+# Rows are sqlite3.Row objects, the very type a local SQLite connection returns (by
+# position, by case-insensitive name, keys()): built in C from the server's values, with
+# the column names taken from a cached empty statement of the same shape.
+_SHAPES = sqlite3.connect(":memory:", check_same_thread=False)
 
-    _index: dict[str, int]
 
-    def __new__(cls, values: Sequence[Any], index: dict[str, int]) -> Row:
-        row = super().__new__(cls, values)
-        row._index = index
-        return row
+@functools.lru_cache(maxsize=512)
+def _shape(columns: tuple[str, ...]) -> sqlite3.Cursor:
+    """A cursor whose description names `columns` (for sqlite3.Row)."""
+    names = ", ".join('NULL AS "' + c.replace('"', '""') + '"' for c in columns) or "NULL"
+    return _SHAPES.execute(f"SELECT {names} LIMIT 0")
 
-    def __getitem__(self, key: Any) -> Any:
-        if isinstance(key, str):
-            try:
-                return tuple.__getitem__(self, self._index[key])
-            except KeyError:
-                lowered = {k.lower(): v for k, v in self._index.items()}
-                if key.lower() in lowered:
-                    return tuple.__getitem__(self, lowered[key.lower()])
-                raise IndexError(f"no such column: {key}") from None
-        return tuple.__getitem__(self, key)
 
-    def keys(self) -> list[str]:
-        return list(self._index)
+Row = sqlite3.Row
 
 
 class LibSQLCursor:
@@ -75,8 +67,8 @@ class LibSQLCursor:
             self.rowcount = raw.rowcount
             self.lastrowid = raw.lastrowid
             if raw.description:
-                index = {col[0]: i for i, col in enumerate(raw.description)}
-                self._rows = [Row(values, index) for values in raw.fetchall()]
+                shape = _shape(tuple(col[0] for col in raw.description))
+                self._rows = [Row(shape, values) for values in raw.fetchall()]
 
     def fetchone(self) -> Row | None:
         if self._next >= len(self._rows):
@@ -132,6 +124,7 @@ class LibSQLConnection:
     def __init__(self, raw: Any) -> None:
         self.raw = raw
         self.round_trips = 0
+        self.sent: list[tuple[str, tuple[Any, ...]]] | None = None  # a list records requests
         self._authorizer: Authorizer | None = None
         self._compiler: sqlite3.Connection | None = None
 
@@ -139,27 +132,69 @@ class LibSQLConnection:
     def execute(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> LibSQLCursor:
         self._authorize(sql)
         text, values = positional(sql, params)
-        self.round_trips += 1
         try:
-            return LibSQLCursor(self.raw.execute(text, values))
-        except ValueError as exc:
+            return self._send(text, values, sql)
+        except sqlite3.OperationalError as exc:
             if "no transaction is active" in str(exc) and _is_rollback(sql):
                 return LibSQLCursor()  # the server already ended it (a failed COMMIT)
-            raise driver_error(exc, sql) from exc
+            raise
 
     def executemany(
         self, sql: str, rows: Iterable[Sequence[Any] | Mapping[str, Any]]
     ) -> LibSQLCursor:
-        """One request per row (the client has no batch call); rowcount is their sum."""
+        """Every row of parameters, in as few requests as possible.
+
+        A plain `INSERT … VALUES (…)` is sent as multi-row INSERTs (up to the parameter
+        limit each): one request per chunk instead of one per row, with the same effect
+        (triggers fire per row; an error stops at the failing statement). Anything else is
+        one request per row (the client has no batch call). rowcount is the total.
+        """
+        batch = list(rows)
+        values_at = insert_values_group(sql)
+        if values_at is not None and len(batch) > 1:
+            return self._insert_many(sql, values_at, batch)
         total = 0
         last: LibSQLCursor | None = None
-        for params in rows:
+        for params in batch:
             last = self.execute(sql, params)
             total += max(last.rowcount, 0)
         cursor = LibSQLCursor()
         cursor.rowcount = total
         cursor.lastrowid = last.lastrowid if last is not None else None
         return cursor
+
+    def _insert_many(
+        self,
+        sql: str,
+        group: tuple[int, int],
+        batch: list[Sequence[Any] | Mapping[str, Any]],
+    ) -> LibSQLCursor:
+        head, one = sql[: group[0]], sql[group[0] : group[1]]
+        width = max(len(positional(one, batch[0])[1]), 1)
+        per_request = max(1, MAX_PARAMS // width)
+        total = 0
+        cursor = LibSQLCursor()
+        for start in range(0, len(batch), per_request):
+            chunk = batch[start : start + per_request]
+            groups: list[str] = []
+            values: list[Any] = []
+            for k, params in enumerate(chunk):
+                text, sent = positional(one, params, offset=k * width)
+                groups.append(text)
+                values.extend(sent)
+            cursor = self._send(head + ", ".join(groups), tuple(values), sql)
+            total += max(cursor.rowcount, 0)
+        cursor.rowcount = total
+        return cursor
+
+    def _send(self, text: str, values: tuple[Any, ...], shown: str) -> LibSQLCursor:
+        self.round_trips += 1
+        if self.sent is not None:
+            self.sent.append((text, values))
+        try:
+            return LibSQLCursor(self.raw.execute(text, values))
+        except ValueError as exc:
+            raise driver_error(exc, shown) from exc
 
     def executescript(self, script: str) -> LibSQLCursor:
         """Each statement of `script` in turn, stopping at the first error."""
@@ -199,6 +234,30 @@ class LibSQLConnection:
         self.raw.close()
 
 
+MAX_PARAMS = 30000  # under SQLite's default limit of 32766 bound parameters per statement
+
+
+def insert_values_group(sql: str) -> tuple[int, int] | None:
+    """Where the one `( … )` after VALUES of a plain INSERT starts and ends, else None
+    (INSERT … SELECT, upserts, RETURNING, several groups: not batched)."""
+    code = without_comments(sql).strip().rstrip(";").rstrip()
+    if code != sql.strip().rstrip(";").rstrip():
+        return None  # comments inside: keep it simple, send it row by row
+    words = code.split(None, 1)
+    if not words or words[0].upper() not in ("INSERT", "REPLACE"):
+        return None
+    found = list(re.finditer(r"\bVALUES\s*\(", code, re.IGNORECASE))
+    if not found or not code.endswith(")"):
+        return None
+    start = found[-1].end() - 1
+    depth = 0
+    for i in range(start, len(code)):
+        depth += {"(": 1, ")": -1}.get(code[i], 0)
+        if depth == 0:
+            return (start, i + 1) if i == len(code) - 1 else None
+    return None
+
+
 def _is_rollback(sql: str) -> bool:
     return without_comments(sql).strip().rstrip(";").strip().upper() == "ROLLBACK"
 
@@ -217,6 +276,11 @@ def split_statements(script: str) -> list[str]:
     if without_comments(rest).strip(" \t\r\n;"):
         statements.append(rest)
     return statements
+
+
+def connect_raw(url: str, auth_token: str | None) -> Any:
+    """The libsql client's own connection, unwrapped: the baseline benchmarks compare with."""
+    return libsql.connect(url, isolation_level=None, auth_token=auth_token or "")
 
 
 def connect_remote(url: str, auth_token: str | None, *, timeout: float = 5.0) -> LibSQLConnection:

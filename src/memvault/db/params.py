@@ -88,8 +88,14 @@ def without_comments(sql: str) -> str:
     return " ".join(parts)
 
 
-def positional(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tuple[str, tuple[Any, ...]]:
-    """`sql` and `params` as a statement with numbered `?N` placeholders and a tuple."""
+def positional(
+    sql: str, params: Sequence[Any] | Mapping[str, Any], *, offset: int = 0
+) -> tuple[str, tuple[Any, ...]]:
+    """`sql` and `params` as a statement with numbered `?N` placeholders and a tuple.
+
+    With `offset`, every placeholder number is shifted by it (`?1` -> `?{1+offset}`), for
+    one row of a multi-row statement.
+    """
     names, spans = _scan(sql)
     if isinstance(params, Mapping):
         missing = [name for name in names if name not in params]
@@ -98,10 +104,10 @@ def positional(sql: str, params: Sequence[Any] | Mapping[str, Any]) -> tuple[str
         values = tuple(params[name] for name in names)
         if not spans:
             return sql, values
-        return _rewrite(sql, spans, names, values), _sent(values)
+        return _rewrite(sql, spans, names, values, offset), _sent(values)
     values = tuple(params)
-    if any(not _plain(v) for v in values):
-        return _rewrite(sql, spans, (), values), _sent(values)
+    if offset or any(not _plain(v) for v in values):
+        return _rewrite(sql, spans, (), values, offset), _sent(values)
     return sql, values
 
 
@@ -120,6 +126,7 @@ def _rewrite_cached(
     spans: tuple[tuple[int, int, str], ...],
     names: tuple[str, ...],
     big: frozenset[int],
+    offset: int,
 ) -> str:
     parts: list[str] = []
     last = 0
@@ -133,7 +140,7 @@ def _rewrite_cached(
             counter += 1
             number = counter
         counter = max(counter, number)
-        slot = f"?{number}"
+        slot = f"?{number + offset}"
         parts.append(sql[last:start])
         parts.append(f"CAST({slot} AS INTEGER)" if number in big else slot)
         last = end
@@ -146,6 +153,7 @@ def _rewrite(
     spans: tuple[tuple[int, int, str], ...],
     names: tuple[str, ...],
     values: tuple[Any, ...],
+    offset: int = 0,
 ) -> str:
     big = frozenset(i + 1 for i, v in enumerate(values) if not _plain(v))
-    return _rewrite_cached(sql, spans, names, big)
+    return _rewrite_cached(sql, spans, names, big, offset)
