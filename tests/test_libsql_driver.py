@@ -152,3 +152,15 @@ def test_a_failing_row_in_a_batched_insert_fails_the_statement(conn: LibSQLConne
     conn.execute("CREATE TABLE k (id INTEGER PRIMARY KEY)")
     with pytest.raises(sqlite3.IntegrityError, match="UNIQUE"):
         conn.executemany("INSERT INTO k (id) VALUES (?)", [(1,), (2,), (2,)])
+
+
+def test_a_reply_without_rowid_is_a_success_the_server_ran(conn: LibSQLConnection) -> None:
+    # The bare client raises TypeError here although the server ran the statement.
+    conn.execute("CREATE VIRTUAL TABLE ft USING fts5(x)")
+    for n in range(20):
+        conn.execute("INSERT INTO ft (x) VALUES (?)", (f"word{n} common",))
+    segments = conn.execute("SELECT count(*) FROM ft_data").fetchone()[0]
+    assert conn.execute("INSERT INTO ft (ft) VALUES ('optimize')").fetchall() == []
+    assert conn.execute("SELECT count(*) FROM ft_data").fetchone()[0] < segments  # merged
+    with pytest.raises(sqlite3.OperationalError, match="unable to identify"):
+        conn.execute("REINDEX no_such_index")

@@ -138,7 +138,7 @@ def _print_maintenance(report: MaintenanceReport) -> None:
 
 
 def _space_line(space: SpaceSnapshot) -> str:
-    file_part = "in memory" if space.file_bytes is None else f"{_bytes(space.file_bytes)} file"
+    file_part = "no local file" if space.file_bytes is None else f"{_bytes(space.file_bytes)} file"
     wal_part = f" + {_bytes(space.wal_bytes)} WAL" if space.wal_bytes else ""
     return (
         f"{file_part}{wal_part}, {space.page_count:,} pages of {space.page_size:,} B, "

@@ -195,6 +195,13 @@ class LibSQLConnection:
             return LibSQLCursor(self.raw.execute(text, values))
         except ValueError as exc:
             raise driver_error(exc, shown) from exc
+        except TypeError as exc:
+            # libsql 0.1.11 fails to read a successful reply that carries no rowid (REINDEX,
+            # an FTS5 command such as 'optimize'); the server ran it (its errors arrive as
+            # ValueError): an empty result, as sqlite3 gives.
+            if "not subscriptable" not in str(exc):
+                raise
+            return LibSQLCursor()
 
     def executescript(self, script: str) -> LibSQLCursor:
         """Each statement of `script` in turn, stopping at the first error."""

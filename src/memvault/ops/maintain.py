@@ -9,6 +9,7 @@ which SQLite forbids inside one.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
@@ -183,6 +184,8 @@ def run_maintenance(
         auto_vacuum=int(db.scalar("PRAGMA auto_vacuum")),
         journal_mode=str(db.scalar("PRAGMA journal_mode")),
     )
+    if not db.capabilities.pragmas:
+        steps = [_server_side(step) for step in steps]
     with guard() if guard is not None else nullcontext():
         before = space_snapshot(db)
         reports: list[StepReport] = []
@@ -192,6 +195,17 @@ def run_maintenance(
             if on_step is not None:
                 on_step(report)
         return MaintenanceReport(reports, before, space_snapshot(db))
+
+
+# What a libSQL server refuses ("unsupported statement", sqld 0.24): it keeps its own file.
+_SERVER_REFUSES = frozenset({"analyze", "optimize", "vacuum", "checkpoint", "incremental_vacuum"})
+
+
+def _server_side(step: PlannedStep) -> PlannedStep:
+    if step.step not in _SERVER_REFUSES or step.skip_reason is not None:
+        return step
+    reason = "the libSQL server refuses it (unsupported statement); the server keeps its file"
+    return dataclasses.replace(step, skip_reason=reason)
 
 
 def _run_step(db: Database, planned: PlannedStep, *, done: int) -> StepReport:
