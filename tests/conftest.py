@@ -13,9 +13,9 @@ from click.testing import CliRunner, Result
 from memvault.cli import cli
 from memvault.config import BUILTIN_MIGRATIONS
 from memvault.testing import LegacyShape, build_legacy_database
-from sqld import libsql_url, sqld_url  # a real libSQL server for the backend tests
+from sqld import libsql_url, sqld_url, sqld_with_auth  # a real libSQL server for the tests
 
-__all__ = ["libsql_url", "sqld_url"]
+__all__ = ["libsql_url", "sqld_url", "sqld_with_auth"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

@@ -9,6 +9,8 @@ database; tests run one at a time).
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 import shutil
 import socket
@@ -41,11 +43,19 @@ def _healthy(url: str) -> bool:
         return False
 
 
-def _start(binary: Path) -> tuple[subprocess.Popen[bytes], str, Path]:
+def _start(binary: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str, Path]:
     data = Path(tempfile.mkdtemp(prefix="memvault-sqld-"))
     url = f"http://127.0.0.1:{_free_port()}"
     proc = subprocess.Popen(
-        [str(binary), "--db-path", str(data / "db"), "--http-listen-addr", url[7:], "--no-welcome"],
+        [
+            str(binary),
+            "--db-path",
+            str(data / "db"),
+            "--http-listen-addr",
+            url[7:],
+            "--no-welcome",
+            *extra,
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -100,3 +110,44 @@ def libsql_url(sqld_url: str) -> str:
     finally:
         conn.close()
     return sqld_url
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _signed_token(key: Path, folder: Path) -> str:
+    """An EdDSA JWT for sqld, signed with openssl (no Python crypto library needed)."""
+    head = _b64(json.dumps({"alg": "EdDSA", "typ": "JWT"}).encode())
+    body = _b64(json.dumps({"a": "rw"}).encode())
+    message = folder / "message"
+    message.write_bytes(f"{head}.{body}".encode())
+    signature = subprocess.run(
+        ["openssl", "pkeyutl", "-sign", "-inkey", str(key), "-rawin", "-in", str(message)],
+        check=True,
+        capture_output=True,
+    ).stdout
+    return f"{head}.{body}.{_b64(signature)}"
+
+
+@pytest.fixture(scope="session")
+def sqld_with_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """(URL, token) of a sqld that accepts only JWTs signed by a key made for this session."""
+    pytest.importorskip("libsql", reason="the libsql client is not installed")
+    binary = Path(os.environ.get(ENV_BINARY) or BINARY)
+    if not binary.exists():
+        pytest.skip(f"no sqld binary to start with auth (looked for {binary})")
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make an Ed25519 key and sign a token")
+    folder = tmp_path_factory.mktemp("sqld-auth")
+    key, public = folder / "key.pem", folder / "public.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(key)], check=True)
+    subprocess.run(["openssl", "pkey", "-in", str(key), "-pubout", "-out", str(public)], check=True)
+    token = _signed_token(key, folder)
+    proc, url, data = _start(binary, "--auth-jwt-key-file", str(public))
+    try:
+        yield url, token
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        shutil.rmtree(data, ignore_errors=True)

@@ -270,3 +270,21 @@ def test_a_runner_killed_mid_migration_leaves_nothing_and_its_lock_is_broken(
     assert "broke" in output.lower() or "broken" in output.lower(), output
     assert ledger(location) == {1: "applied"}
     assert [a for v, a in history_actions(location) if v == 1] == ["apply"]
+
+
+def test_a_migration_needing_foreign_keys_off_is_refused_where_they_cannot_be(
+    run: Callable[..., Result], location: str, tmp_path: Path
+) -> None:
+    folder = tmp_path / "mig"
+    folder.mkdir()
+    (folder / "001_rebuild.py").write_text(
+        "foreign_keys = False\n"
+        "def up(ctx):\n    ctx.execute('CREATE TABLE t (x)')\n"
+        "def down(ctx):\n    ctx.execute('DROP TABLE t')\n"
+    )
+    result = run("migrate", "up", migrations=folder)
+    if "://" in location:  # sqld keeps foreign keys on: refused, nothing done
+        assert result.exit_code == 1 and "needs foreign keys off" in result.output
+        assert "t" not in objects(location)
+    else:
+        assert result.exit_code == 0 and "t" in objects(location)

@@ -37,5 +37,16 @@ class Settings:
     applied_by: str = field(default_factory=default_applied_by)
 
     @property
+    def database_shown(self) -> str:
+        """The database for messages and JSON: a server's URL without its auth token."""
+        from memvault.db.url import parse_url
+        from memvault.errors import ConfigError
+
+        try:
+            return parse_url(self.database).display
+        except ConfigError:
+            return self.database
+
+    @property
     def uses_builtin_migrations(self) -> bool:
         return self.migrations_dir.resolve() == BUILTIN_MIGRATIONS.resolve()

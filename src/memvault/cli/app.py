@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
 import sys
 import traceback
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from memvault.config import (
     default_applied_by,
 )
 from memvault.db import driver
+from memvault.db.remote_url import ENV_AUTH_TOKEN, ENV_TURSO_TOKEN, ENV_TURSO_URL
 from memvault.errors import ConfigError, MemvaultError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
@@ -159,10 +161,18 @@ def _refuse_undecodable(argv: list[str]) -> None:
 @click.option(
     "-d",
     "--database",
-    envvar=ENV_DATABASE,
+    envvar=[ENV_DATABASE, ENV_TURSO_URL],
     default=DEFAULT_DATABASE,
     show_default=True,
-    help=f"SQLite file path or sqlite:///path (env {ENV_DATABASE}).",
+    help=f"SQLite file path, sqlite:///path, or a libSQL server: libsql://HOST, https://…, "
+    f"http://… (env {ENV_DATABASE}, else {ENV_TURSO_URL}).",
+)
+@click.option(
+    "--auth-token",
+    envvar=ENV_AUTH_TOKEN,
+    default=None,
+    show_default=False,
+    help=f"Auth token for a libSQL server (env {ENV_AUTH_TOKEN}, else {ENV_TURSO_TOKEN}).",
 )
 @click.option(
     "--migrations",
@@ -184,11 +194,15 @@ def _refuse_undecodable(argv: list[str]) -> None:
 def cli(
     ctx: click.Context,
     database: str,
+    auth_token: str | None,
     migrations_dir: Path | None,
     applied_by: str | None,
     debug: bool,
 ) -> None:
     """memvault: an AI assistant's memory in a database, evolved without losing a row."""
+    if auth_token:
+        # Where memvault.db looks for it (and child processes such as `migrate test` too).
+        os.environ[ENV_AUTH_TOKEN] = auth_token
     ctx.obj = AppContext(
         Settings(
             database=database,

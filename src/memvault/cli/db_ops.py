@@ -114,7 +114,7 @@ def _announce_step(step: StepReport) -> None:
 
 def _maintenance_json(app: AppContext, report: MaintenanceReport) -> dict[str, Any]:
     return {
-        "database": app.settings.database,
+        "database": app.settings.database_shown,
         "steps": [vars(s) for s in report.steps],
         "total_ms": report.total_ms,
         "before": vars(report.before) if report.before else None,
@@ -162,7 +162,7 @@ def stats(app: AppContext, as_json: bool, no_record: bool) -> None:
     with _open_existing(app) as database:
         result = measure(database, record=not no_record)
     if as_json:
-        emit_json({"database": app.settings.database, **stats_as_dict(result)})
+        emit_json({"database": app.settings.database_shown, **stats_as_dict(result)})
     else:
         _print_stats(result)
 

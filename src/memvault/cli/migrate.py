@@ -117,7 +117,7 @@ def _run_change(
         if url.path is not None and url.path.exists():
             hook = take_backup
         else:
-            info(f"No backup taken: {app.settings.database} does not exist yet.")
+            info(f"No backup taken: {app.settings.database_shown} does not exist yet.")
     with open_migrator(
         app, dry_run=dry_run, reporter=reporter, lock_timeout=lock_timeout, before_change=hook
     ) as m:
@@ -148,7 +148,7 @@ def _report_change(
     if as_json:
         emit_json(
             {
-                "database": app.settings.database,
+                "database": app.settings.database_shown,
                 "dry_run": dry_run,
                 "backup": None if backup is None else str(backup),
                 "current_version": version,
@@ -171,11 +171,11 @@ def _report_change(
         return
     done = [r for r in results if not r.skipped]
     if not results:
-        info(f"Nothing to do: {app.settings.database} is at version {version}.")
+        info(f"Nothing to do: {app.settings.database_shown} is at version {version}.")
     elif dry_run:
         click.echo(f"-- dry run: {len(done)} step(s) shown, nothing was changed")
     else:
-        info(f"Done: {len(done)} step(s); {app.settings.database} is at version {version}.")
+        info(f"Done: {len(done)} step(s); {app.settings.database_shown} is at version {version}.")
 
 
 @migrate.command()
@@ -236,7 +236,7 @@ def status(app: AppContext, as_json: bool) -> None:
 def _status_json(app: AppContext, st: Status) -> dict[str, Any]:
     adoption = st.adoption
     return {
-        "database": app.settings.database,
+        "database": app.settings.database_shown,
         "migrations_dir": str(app.settings.migrations_dir),
         "current_version": st.current_version,
         "applied": [
@@ -273,7 +273,7 @@ def _status_json(app: AppContext, st: Status) -> dict[str, Any]:
 
 def _print_status(app: AppContext, st: Status) -> None:
     out = console()
-    out.print(f"Database: {app.settings.database}")
+    out.print(f"Database: {app.settings.database_shown}")
     out.print(f"Migrations: {app.settings.migrations_dir}")
     if st.adoption is not None:
         a = st.adoption

@@ -47,7 +47,7 @@ def review_command(app: AppContext, as_json: bool, fmt: str, strict: bool) -> in
         raise DatabaseError(f"database {url.path} does not exist")
     db = snapshot(url)
     try:
-        result = review(db, migrations, name=app.settings.database)
+        result = review(db, migrations, name=app.settings.database_shown)
     finally:
         db.close()
     if as_json:

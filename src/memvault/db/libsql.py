@@ -109,6 +109,13 @@ def driver_error(exc: Exception, sql: str | None = None) -> sqlite3.Error:
     elif code in _BUSY_CODES or "database is locked" in message:
         error = sqlite3.OperationalError(f"database is locked ({message})")
         error.sqlite_errorcode = sqlite3.SQLITE_BUSY
+    elif "status=401" in text or "status=403" in text:
+        reason = re.search(r'"error":"(?P<why>(?:[^"\\]|\\.)*)"', text)
+        why = reason.group("why").replace("`", "") if reason else "401 Unauthorized"
+        error = sqlite3.OperationalError(
+            f"the server refused the connection ({why}): give an auth token with "
+            "--auth-token, MEMVAULT_AUTH_TOKEN or TURSO_AUTH_TOKEN"
+        )
     elif "http error" in text or ("connect" in message.lower() and not match):
         error = sqlite3.OperationalError(f"cannot reach the libSQL server: {message}")
     else:

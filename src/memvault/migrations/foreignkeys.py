@@ -38,6 +38,14 @@ def foreign_keys_for(db: Database, migration: Migration) -> Iterator[None]:
     if migration.foreign_keys:
         yield
         return
+    if not db.capabilities.pragmas:
+        raise MigrationError(
+            f"{migration.filename} needs foreign keys off, which {db.url.display} cannot give: "
+            f"a {db.dialect.name} server keeps them on for every statement (PRAGMA "
+            "foreign_keys = OFF does not last); run it on a local copy, or rewrite it so "
+            "that it keeps every reference valid",
+            migration.version,
+        )
     if db.in_transaction:
         raise MigrationError(
             f"{migration.filename}: cannot switch foreign keys off inside an open "
