@@ -365,7 +365,11 @@ class Migrator:
         started = time.perf_counter()
         guard: list[TransactionGuard] = []
         try:
-            with foreign_keys_for(self.db, m), self.db.atomic(), self.db.guarded() as g:
+            with (
+                foreign_keys_for(self.db, m.foreign_keys, m.filename, m.version),
+                self.db.atomic(),
+                self.db.guarded() as g,
+            ):
                 guard.append(g)
                 if self._lock is not None:
                     self._lock.renew()  # with the step: a lock taken over stops it here

@@ -13,13 +13,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 from memvault.db import Database
 from memvault.errors import MigrationError
-
-if TYPE_CHECKING:
-    from memvault.migrations.migration import Migration
 
 # (child table, rowid, parent table); rowid is None for WITHOUT ROWID tables.
 Violation = tuple[str, int | None, str]
@@ -28,29 +24,31 @@ _SHOWN = 5
 
 
 @contextmanager
-def foreign_keys_for(db: Database, migration: Migration) -> Iterator[None]:
-    """Run the block with foreign keys as `migration` needs them.
+def foreign_keys_for(
+    db: Database, needs_them: bool, culprit: str, version: int | None = None
+) -> Iterator[None]:
+    """Run the block with foreign keys on (`needs_them`) or off, as a migration declares.
 
     For a migration declaring `foreign_keys = False` the pragma is switched off here,
     outside any transaction (inside one SQLite silently ignores it), and restored to its
     previous value afterwards, whether the block commits or rolls back.
     """
-    if migration.foreign_keys:
+    if needs_them:
         yield
         return
     if not db.capabilities.pragmas:
         raise MigrationError(
-            f"{migration.filename} needs foreign keys off, which {db.url.display} cannot give: "
+            f"{culprit} needs foreign keys off, which {db.url.display} cannot give: "
             f"a {db.dialect.name} server keeps them on for every statement (PRAGMA "
             "foreign_keys = OFF does not last); run it on a local copy, or rewrite it so "
             "that it keeps every reference valid",
-            migration.version,
+            version,
         )
     if db.in_transaction:
         raise MigrationError(
-            f"{migration.filename}: cannot switch foreign keys off inside an open "
+            f"{culprit}: cannot switch foreign keys off inside an open "
             "transaction (SQLite would silently ignore it)",
-            migration.version,
+            version,
         )
     previous = bool(db.scalar("PRAGMA foreign_keys"))
     db.execute("PRAGMA foreign_keys = OFF")

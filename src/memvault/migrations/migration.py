@@ -6,13 +6,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from memvault.db import Database, Dialect, driver
 from memvault.errors import MigrationError, StatementRefusedError
-
-if TYPE_CHECKING:
-    from memvault.migrations.rebuild import RebuildResult
+from memvault.migrations.rebuild import RebuildResult, rebuild_table
 
 Direction = Literal["up", "down"]
 StatementListener = Callable[[str, Sequence[Any]], None]
@@ -96,6 +94,11 @@ class MigrationContext:
     def row_count(self, table: str) -> int:
         return self.db.row_count(table)
 
+    @property
+    def culprit(self) -> str:
+        """The migration's file name, for errors about what it asked for."""
+        return self.migration.filename
+
     def rebuild_table(
         self,
         table: str,
@@ -110,8 +113,6 @@ class MigrationContext:
         columns are copied from the old column of the same name. See
         memvault.migrations.rebuild.rebuild_table.
         """
-        from memvault.migrations.rebuild import rebuild_table
-
         return rebuild_table(self, table, create_sql, columns=columns)
 
     def progress(self, done: int, total: int) -> None:

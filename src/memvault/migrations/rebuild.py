@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 from memvault.db import Database, driver
 from memvault.errors import MigrationError
@@ -27,8 +27,19 @@ from memvault.migrations.foreignkeys import (
     referencing_tables,
 )
 
-if TYPE_CHECKING:
-    from memvault.migrations.migration import MigrationContext
+
+class Statements(Protocol):
+    """What a rebuild needs from its caller: the database, a way to run (and report)
+    statements, and the file to name in errors (a MigrationContext is one)."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def culprit(self) -> str: ...
+
+    def execute(self, sql: str, params: Any = ..., /) -> Any: ...
+
 
 TEMP_PREFIX = "_memvault_rebuild_"
 
@@ -63,7 +74,7 @@ class _Dependent:
 
 
 def rebuild_table(
-    ctx: MigrationContext,
+    ctx: Statements,
     table: str,
     create_sql: str,
     *,
@@ -79,7 +90,7 @@ def rebuild_table(
     Must run inside the migration's transaction; a failure rolls all of it back.
     """
     db = ctx.db
-    culprit = ctx.migration.filename
+    culprit = ctx.culprit
     _check_preconditions(ctx, table)
     temp = TEMP_PREFIX + table
     q = db.dialect.quote
@@ -119,8 +130,8 @@ def rebuild_table(
 # -- before -----------------------------------------------------------------------
 
 
-def _check_preconditions(ctx: MigrationContext, table: str) -> None:
-    db, culprit = ctx.db, ctx.migration.filename
+def _check_preconditions(ctx: Statements, table: str) -> None:
+    db, culprit = ctx.db, ctx.culprit
     if not db.in_transaction:
         raise MigrationError(
             f"{culprit}: rebuild_table({table!r}) must run inside the migration's transaction"
@@ -137,13 +148,13 @@ def _check_preconditions(ctx: MigrationContext, table: str) -> None:
             raise MigrationError(_fk_on_message(culprit, table, related))
 
 
-def _refuse_new_relations(ctx: MigrationContext, table: str, temp: str) -> None:
+def _refuse_new_relations(ctx: Statements, table: str, temp: str) -> None:
     """With foreign keys on, the copy would enforce the new definition's keys (and a key
     naming `table` would point at the old table, whose drop would cascade into the copy)."""
     db = ctx.db
     if foreign_keys_enabled(db) and _has_foreign_keys(db, temp):
         parents = referenced_tables(db, temp)
-        raise MigrationError(_fk_on_message(ctx.migration.filename, table, parents))
+        raise MigrationError(_fk_on_message(ctx.culprit, table, parents))
 
 
 def _has_foreign_keys(db: Database, table: str) -> bool:
@@ -273,7 +284,7 @@ def _without_rowid(db: Database, table: str) -> bool:
 # -- the copy ---------------------------------------------------------------------
 
 
-def _copy_rows(ctx: MigrationContext, table: str, temp: str, copy: dict[str, str]) -> int:
+def _copy_rows(ctx: Statements, table: str, temp: str, copy: dict[str, str]) -> int:
     """INSERT ... SELECT every row into the new table, keeping rowids; the row count."""
     q = ctx.db.dialect.quote
     targets = [q(c) for c in copy]
@@ -306,7 +317,7 @@ def _legacy_alter_table(db: Database) -> Iterator[None]:
         db.execute(f"PRAGMA legacy_alter_table = {previous}")
 
 
-def _restore_sequence(ctx: MigrationContext, table: str, sequence: int | None) -> None:
+def _restore_sequence(ctx: Statements, table: str, sequence: int | None) -> None:
     """Keep the AUTOINCREMENT counter: ids of deleted rows are never handed out again."""
     if not ctx.db.table_exists("sqlite_sequence"):
         return
@@ -328,9 +339,7 @@ def _table_sql(db: Database, table: str) -> str | None:
     return None if value is None else str(value)
 
 
-def _recreate(
-    ctx: MigrationContext, dependents: list[_Dependent], culprit: str, table: str
-) -> list[str]:
+def _recreate(ctx: Statements, dependents: list[_Dependent], culprit: str, table: str) -> list[str]:
     for dep in dependents:
         try:
             ctx.execute(dep.sql)
@@ -342,7 +351,7 @@ def _recreate(
     return [dep.name for dep in dependents]
 
 
-def _rebuild_fts(ctx: MigrationContext, fts: str, culprit: str, table: str) -> None:
+def _rebuild_fts(ctx: Statements, fts: str, culprit: str, table: str) -> None:
     """Re-index an external-content FTS5 table from the rebuilt content table."""
     q = ctx.db.dialect.quote
     try:
