@@ -3,6 +3,7 @@ libSQL server) holds the lock only while it renews it; a waiter breaks an expire
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -23,9 +24,17 @@ from memvault.migrations.lock import (
 )
 
 
+@pytest.fixture(params=["sqlite", "libsql"])
+def location(request: pytest.FixtureRequest, db_path: Path) -> str:
+    """A SQLite file, or a real sqld's emptied database (skipped without one)."""
+    if request.param == "sqlite":
+        return str(db_path)
+    return str(request.getfixturevalue("libsql_url"))
+
+
 @pytest.fixture
-def db(db_path: Path) -> Iterator[Database]:
-    database = connect(str(db_path))
+def db(location: str) -> Iterator[Database]:
+    database = connect(location)
     yield database
     database.close()
 
@@ -74,7 +83,7 @@ def test_the_lease_is_written_on_the_databases_clock(db: Database) -> None:
 
 
 def test_renewal_extends_the_lease_and_fails_once_the_lock_was_taken(
-    db: Database, db_path: Path
+    db: Database, location: str
 ) -> None:
     holder = MigrationLock(db, timeout=1, lease=0.3)
     holder.acquire()
@@ -84,7 +93,7 @@ def test_renewal_extends_the_lease_and_fails_once_the_lock_was_taken(
         holder.renew()
     assert current_holder(db).lease_until > first  # type: ignore[operator, union-attr]
     time.sleep(0.4)  # the lease runs out without renewal
-    other = connect(str(db_path))
+    other = connect(location)
     try:
         taker = MigrationLock(other, timeout=1)
         # same host and our own pid: break it as another host would (lease only)
@@ -98,10 +107,10 @@ def test_renewal_extends_the_lease_and_fails_once_the_lock_was_taken(
 
 
 def test_a_runner_whose_lock_was_taken_stops_before_its_next_step(
-    db: Database, db_path: Path, monkeypatch: pytest.MonkeyPatch
+    db: Database, location: str
 ) -> None:
     migrations = load_migrations(BUILTIN_MIGRATIONS)
-    thief = connect(str(db_path))
+    thief = connect(location)
 
     def steal_after_first(event: Event) -> None:
         if event.kind == "step_done" and event.migration and event.migration.version == 1:
@@ -123,3 +132,31 @@ def test_a_bad_lease_setting_is_named(monkeypatch: pytest.MonkeyPatch, text: str
     monkeypatch.setenv("MEMVAULT_LOCK_LEASE", text)
     with pytest.raises(LockError, match="MEMVAULT_LOCK_LEASE"):
         lease_seconds()
+
+
+@pytest.mark.slow
+def test_a_waiter_never_aborts_the_holders_transaction(db: Database, location: str) -> None:
+    # On sqld a writer waiting for the write lock aborts the holder's transaction after 5 s;
+    # a runner waiting for the migration lock must therefore only read while it is held.
+    holder = MigrationLock(db, timeout=1)
+    holder.acquire()
+    waiter_db = connect(location)
+    outcome: list[BaseException] = []
+
+    def wait() -> None:
+        try:
+            MigrationLock(waiter_db, timeout=6.5).acquire()
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=wait)
+    with db.atomic():
+        db.execute("CREATE TABLE long_step (x)")
+        thread.start()
+        time.sleep(6)  # longer than sqld's 5 s
+        db.execute("INSERT INTO long_step VALUES (1)")
+    thread.join()
+    waiter_db.close()
+    holder.release()
+    assert len(outcome) == 1 and isinstance(outcome[0], LockError)
+    assert db.scalar("SELECT count(*) FROM long_step") == 1
