@@ -288,3 +288,35 @@ def test_a_migration_needing_foreign_keys_off_is_refused_where_they_cannot_be(
         assert "t" not in objects(location)
     else:
         assert result.exit_code == 0 and "t" in objects(location)
+
+
+def test_requests_per_store_call_do_not_grow_with_the_tenants_rows(libsql_url: str) -> None:
+    def counts(store: MemoryStore, user_id: str) -> dict[str, int]:
+        calls = {
+            "get": lambda: store.memories.get(user_id, 1),
+            "list": lambda: store.memories.list(user_id),
+            "search": lambda: store.memories.search(user_id, "tea"),
+            "similar": lambda: store.memories.similar(user_id, [1.0, 0.0, 0.0]),
+        }
+        found = {}
+        for name, call in calls.items():
+            call()  # warm the vector cache, as a server would be
+            before = store.db.round_trips
+            call()
+            found[name] = store.db.round_trips - before
+        return found
+
+    item = {"title": "t", "content": "green tea", "memory_type": "technical"}
+    with MemoryStore.open(libsql_url) as store:
+        user, _ = store.users.create("ada@example.com")
+        before = store.db.round_trips
+        store.memories.create_many(user.id, [item | {"embedding": [1.0, 0.0, 0.0]}] * 10)
+        small_batch = store.db.round_trips - before
+        small = counts(store, user.id)
+        before = store.db.round_trips
+        store.memories.create_many(user.id, [item | {"embedding": [0.0, 1.0, 0.0]}] * 1000)
+        big_batch = store.db.round_trips - before
+        assert counts(store, user.id) == small
+    assert small == {"get": 1, "list": 1, "search": 1, "similar": small["similar"]}
+    assert small["similar"] <= 2
+    assert big_batch <= small_batch + 1  # 1000 rows: multi-row INSERTs, not 1000 requests
