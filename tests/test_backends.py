@@ -320,3 +320,16 @@ def test_requests_per_store_call_do_not_grow_with_the_tenants_rows(libsql_url: s
     assert small == {"get": 1, "list": 1, "search": 1, "similar": small["similar"]}
     assert small["similar"] <= 2
     assert big_batch <= small_batch + 1  # 1000 rows: multi-row INSERTs, not 1000 requests
+
+
+def test_up_with_backup_keeps_a_local_copy_first(
+    run: Callable[..., Result], location: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run("migrate", "to", "5").exit_code == 0
+    result = run("migrate", "up", "--backup")
+    assert result.exit_code == 0, result.output
+    kept = sorted(p for p in tmp_path.rglob("*.backup-*") if not p.name.endswith(("-wal", "-shm")))
+    assert len(kept) == 1 and str(kept[0]) in result.output
+    with connect(str(kept[0]), create=False) as copy:  # the database as it was before
+        assert copy.scalar("SELECT max(version) FROM schema_migrations") == 5

@@ -159,7 +159,8 @@ def restore_command(
     newest = max((m.version for m in load_migrations(app.settings.migrations_dir)), default=0)
     url = parse_url(app.settings.database)
     if url.remote is not None:
-        _restore_remote_command(url, path, yes, None if allow_newer else newest, lock_timeout)
+        newest_known = None if allow_newer else newest
+        _restore_remote_command(url, path, yes, newest_known, lock_timeout, as_json)
         return
     target = _database_file(app, must_exist=False)
     prepared = prepare_restore(path, target, newest_known=None if allow_newer else newest)
@@ -195,7 +196,12 @@ def restore_command(
 
 
 def _restore_remote_command(
-    url: DatabaseURL, path: Path, yes: bool, newest: int | None, lock_timeout: float
+    url: DatabaseURL,
+    path: Path,
+    yes: bool,
+    newest: int | None,
+    lock_timeout: float,
+    as_json: bool,
 ) -> None:
     """Validate the local file, ask, keep the server's contents locally, replace them."""
     checked = inspect_backup(path)
@@ -209,6 +215,18 @@ def _restore_remote_command(
             err=True,
         )
     result = restore_remote(url, path, keep_in=Path.cwd(), lock_timeout=lock_timeout)
+    if as_json:
+        emit_json(
+            {
+                "database": result.target,
+                "restored_from": str(result.source),
+                "replaced_kept_at": str(result.replaced),
+                "tables": result.tables,
+                "rows": result.rows,
+                "seconds": round(result.seconds, 3),
+            }
+        )
+        return
     info(
         f"Restored {result.target} from {path}: {result.tables} tables, {result.rows:,} rows "
         f"in {result.seconds:.2f}s; its replaced contents are kept at {result.replaced}."

@@ -114,7 +114,7 @@ def _run_change(
     hook = None
     if backup_requested() and not dry_run:
         url = parse_url(app.settings.database)
-        if url.path is not None and url.path.exists():
+        if url.remote is not None or (url.path is not None and url.path.exists()):
             hook = take_backup
         else:
             info(f"No backup taken: {app.settings.database_shown} does not exist yet.")
