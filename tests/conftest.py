@@ -13,9 +13,14 @@ from click.testing import CliRunner, Result
 from memvault.cli import cli
 from memvault.config import BUILTIN_MIGRATIONS
 from memvault.testing import LegacyShape, build_legacy_database
-from sqld import libsql_url, sqld_url, sqld_with_auth  # a real libSQL server for the tests
+from sqld import (  # a real libSQL server for the tests, and a closing note about them
+    libsql_url,
+    pytest_terminal_summary,
+    sqld_url,
+    sqld_with_auth,
+)
 
-__all__ = ["libsql_url", "sqld_url", "sqld_with_auth"]
+__all__ = ["libsql_url", "pytest_terminal_summary", "sqld_url", "sqld_with_auth"]
 
 FIXTURES = Path(__file__).parent / "fixtures"
 

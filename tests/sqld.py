@@ -151,3 +151,28 @@ def sqld_with_auth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[s
         proc.terminate()
         proc.wait(timeout=10)
         shutil.rmtree(data, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """A closing note: how many tests ran against the libSQL server, how many were skipped
+    on it and why."""
+    ran = skipped = 0
+    reasons: dict[str, int] = {}
+    for kind in ("passed", "failed", "skipped", "error"):
+        for report in terminalreporter.stats.get(kind, []):
+            if "libsql" not in getattr(report, "nodeid", "") or report.when not in (
+                "call",
+                "setup",
+            ):
+                continue
+            if kind == "skipped":
+                skipped += 1
+                text = str(report.longrepr[-1]) if isinstance(report.longrepr, tuple) else "?"
+                reasons[text] = reasons.get(text, 0) + 1
+            elif report.when == "call":
+                ran += 1
+    if ran or skipped:
+        terminalreporter.write_sep("-", "libSQL backend")
+        terminalreporter.write_line(f"{ran} test(s) ran against a real sqld, {skipped} skipped")
+        for text, count in sorted(reasons.items()):
+            terminalreporter.write_line(f"  skipped {count}: {text}")
