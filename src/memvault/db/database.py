@@ -529,8 +529,16 @@ def _connect_remote(url: DatabaseURL, *, busy_timeout_ms: int) -> Database:
     from memvault.db.libsql import connect_remote  # the libsql client loads only when used
 
     assert url.remote is not None
+    remote = url.remote
     try:
-        conn = connect_remote(url.remote.endpoint, url.remote.auth_token)
+        if remote.replica is not None:
+            from memvault.db.replica import connect_replica
+
+            conn = connect_replica(
+                remote.endpoint, remote.auth_token, remote.replica, remote.sync_seconds
+            )
+        else:
+            conn = connect_remote(remote.endpoint, remote.auth_token)
         conn.execute("SELECT 1")
     except ImportError as exc:
         raise DatabaseError(

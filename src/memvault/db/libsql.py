@@ -33,7 +33,7 @@ from memvault.db.params import positional, without_comments
 Authorizer = Callable[[int, str | None, str | None, str | None, str | None], int]
 
 # "Hrana: `stream error: `Error { message: "SQLite error: no such table: x", code: "..." }``"
-_MESSAGE = re.compile(r'message: "(?P<message>(?:[^"\\]|\\.)*)", code: "(?P<code>[A-Z_0-9]+)"')
+_MESSAGE = re.compile(r'message: "(?P<message>(?:[^"\\]|\\.)*)"(?:, code: "(?P<code>[A-Z_0-9]+)")?')
 _BUSY_CODES = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED", "TRANSACTION_TIMEOUT", "TRANSACTION_BUSY"})
 
 
@@ -98,7 +98,7 @@ def driver_error(exc: Exception, sql: str | None = None) -> sqlite3.Error:
     """The sqlite3 exception a local SQLite would have raised for this libSQL error."""
     text = str(exc)
     match = _MESSAGE.search(text)
-    code = match.group("code") if match else ""
+    code = (match.group("code") or "") if match else ""
     message = match.group("message").replace('\\"', '"') if match else text
     for prefix in ("SQLite error: ", "SQL input error: "):
         if message.startswith(prefix):

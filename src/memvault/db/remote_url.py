@@ -4,12 +4,18 @@
 plain HTTP (a local sqld). An auth token comes, first to last, from the URL's `authToken`
 parameter, the caller (`--auth-token`), `MEMVAULT_AUTH_TOKEN`, or Turso's
 `TURSO_AUTH_TOKEN`; it is never part of what memvault shows (`display`).
+
+`replica=PATH` asks for an embedded replica: a local file kept in sync with the server
+(every `sync=SECONDS`, default 5), reads served from it, writes sent to the server
+(memvault.db.replica).
 """
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from memvault.errors import ConfigError
@@ -18,6 +24,7 @@ REMOTE_SCHEMES = ("libsql", "http", "https")
 ENV_AUTH_TOKEN = "MEMVAULT_AUTH_TOKEN"
 ENV_TURSO_TOKEN = "TURSO_AUTH_TOKEN"
 ENV_TURSO_URL = "TURSO_DATABASE_URL"
+DEFAULT_SYNC_S = 5.0
 
 
 @dataclass(frozen=True)
@@ -27,12 +34,14 @@ class RemoteLocation:
     endpoint: str  # http(s)://host[:port][/path], what the client connects to
     display: str  # the location as given, without its token
     auth_token: str | None = field(default=None, repr=False)
+    replica: Path | None = None  # an embedded replica's local file
+    sync_seconds: float = DEFAULT_SYNC_S
 
     def with_token(self, token: str | None) -> RemoteLocation:
         """This location with `token` unless the URL already carried one."""
         if self.auth_token or not token:
             return self
-        return RemoteLocation(self.endpoint, self.display, token)
+        return RemoteLocation(self.endpoint, self.display, token, self.replica, self.sync_seconds)
 
 
 def parse_remote(location: str) -> RemoteLocation:
@@ -45,21 +54,37 @@ def parse_remote(location: str) -> RemoteLocation:
     if not parts.hostname:
         raise ConfigError(f"database URL {location!r}: no host after {scheme}://")
     token: str | None = None
+    replica: Path | None = None
+    sync = DEFAULT_SYNC_S
     tls = scheme != "http"
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if key in ("authToken", "auth_token"):
             token = value or None
+        elif key == "replica" and value:
+            replica = Path(value)
+        elif key == "sync" and _seconds(value) is not None:
+            sync = _seconds(value) or DEFAULT_SYNC_S
         elif key == "tls" and scheme == "libsql" and value in ("0", "1"):
             tls = value == "1"
         else:
             raise ConfigError(
                 f"database URL {_hide(location)!r}: parameter {key!r} is not supported "
-                "(supported: authToken, and tls=0|1 for libsql://)"
+                "(supported: authToken, replica=PATH, sync=SECONDS, and tls=0|1 for libsql://)"
             )
     netloc = parts.netloc.rpartition("@")[2]
     endpoint = urlunsplit(("https" if tls else "http", netloc, parts.path.rstrip("/"), "", ""))
     shown = urlunsplit((scheme, netloc, parts.path, "", ""))
-    return RemoteLocation(endpoint, shown, token)
+    if replica is not None:
+        shown += f" (replica {replica})"
+    return RemoteLocation(endpoint, shown, token, replica, sync)
+
+
+def _seconds(text: str) -> float | None:
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value > 0 else None
 
 
 def resolve_token(remote: RemoteLocation, given: str | None = None) -> RemoteLocation:
