@@ -10,7 +10,7 @@ from memvault.config import BUILTIN_MIGRATIONS
 from memvault.migrations import load_migrations
 
 SHIPPED = {
-    1: "ebe697efa1d812914ac16f83d0ccf4d2f2bff7dca74915ee4783fdc4f12df966",
+    1: "4a600bd19caf6e3fde82d8606e617f9cb52fedb3ea6c3bbb22a43492bdf40caf",
     2: "2bb22b49bbbf5fa6a4f35b8bd9021d8dedd16b45b1590900ddca5e2191ad0b76",
     3: "3ee9f691241589b2c1c3e0c321143aaee92da7f03e59b8c2a947ecd560bfda0d",
     4: "7740fb7c6f9f2582b5fb7c9710ae1725d197f85e307627f4c73327983b79a0c2",

@@ -257,6 +257,7 @@ def _status_json(app: AppContext, st: Status) -> dict[str, Any]:
             "legacy_versions": adoption.legacy_versions,
             "adoptable": [m.version for m in adoption.adopted],
             "recorded": False,
+            "service_ledger_rows": [list(r) for r in adoption.service_ledger_rows],
         },
     }
 
@@ -271,6 +272,8 @@ def _print_status(app: AppContext, st: Status) -> None:
             f"Legacy database ({a.legacy_label}), not adopted yet: shown as it will be "
             "adopted by the next `migrate up`."
         )
+        if a.service_ledger_note:
+            out.print(f"Note: {a.service_ledger_note.replace('kept', 'will be kept')}.")
     out.print(
         f"Current version: {st.current_version}  "
         f"({len(st.applied)} applied, {len(st.pending)} pending)"

@@ -293,7 +293,8 @@ class Migrator:
                     f"; {result.stopped_at.label} pending ({result.reason})"
                     if result.stopped_at
                     else ""
-                ),
+                )
+                + (f"; {result.service_ledger_note}" if result.service_ledger_note else ""),
             )
         )
         return result

@@ -1,8 +1,8 @@
 """Initial schema: the memory store's layout, exactly as the TypeScript service (v1.3.5) made it.
 
 Five tables, the legacy schema_version table, ten named indexes, two external-content
-FTS5 tables and the six triggers the service wrote for them (their flaw included: see 007). Frozen: never edit an applied
-migration; add a new one instead.
+FTS5 tables and the six triggers the service wrote for them (their flaw included: see
+007). Frozen: never edit an applied migration; add a new one instead.
 """
 
 description = "Initial schema: users, entities, memories, interactions, API usage, FTS5"
