@@ -91,6 +91,7 @@ def _run_change(
     as_json: bool,
     lock_timeout: float,
     allow_drift: bool,
+    drop_data: bool = False,
 ) -> None:
     reporter = MigrationReporter(dry_run=dry_run, quiet=as_json)
     backups: list[Path] = []
@@ -102,7 +103,7 @@ def _run_change(
             backups.append(path)
 
     hook = None
-    if backup_requested() and not dry_run:
+    if (backup_requested() or drop_data) and not dry_run:
         url = parse_url(app.settings.database)
         if url.path is not None and url.path.exists():
             hook = take_backup
@@ -114,10 +115,10 @@ def _run_change(
         if action == "up":
             results = m.up(arg, allow_drift=allow_drift)
         elif action == "down":
-            results = m.down(arg or 1, allow_drift=allow_drift)
+            results = m.down(arg or 1, allow_drift=allow_drift, drop_data=drop_data)
         else:
             assert arg is not None
-            results = m.to(arg, allow_drift=allow_drift)
+            results = m.to(arg, allow_drift=allow_drift, drop_data=drop_data)
         version = m.status().current_version
     backup = backups[0] if backups else None
     if hook is not None and backup is None:
@@ -177,8 +178,19 @@ def up(app: AppContext, /, target: int | None, **options: Any) -> None:
     _run_change(app, "up", target, **options)
 
 
+def drop_data_option(func: Any) -> Any:
+    """--drop-data: allow rolling back an adopted migration or the baseline holding rows."""
+    return click.option(
+        "--drop-data",
+        is_flag=True,
+        help="Allow rolling back an adopted migration, or 001 while tables hold rows "
+        "(a backup is taken first).",
+    )(func)
+
+
 @migrate.command(context_settings={"ignore_unknown_options": True})
 @click.argument("count", required=False, default="1")
+@drop_data_option
 @change_options
 @pass_app
 def down(app: AppContext, /, count: str, **options: Any) -> None:
@@ -189,6 +201,7 @@ def down(app: AppContext, /, count: str, **options: Any) -> None:
 
 @migrate.command(name="to", context_settings={"ignore_unknown_options": True})
 @click.argument("version")
+@drop_data_option
 @change_options
 @pass_app
 def to_version(app: AppContext, /, version: str, **options: Any) -> None:

@@ -28,11 +28,12 @@ from memvault.migrations.planner import (
     Step,
     current_version,
     find_drift,
+    guard_rollback,
     plan_down,
     plan_to,
     plan_up,
 )
-from memvault.migrations.recorder import LedgerRow, Recorder
+from memvault.migrations.recorder import LedgerRow, Recorder, is_engine_table
 
 EventKind = Literal[
     "adopted",
@@ -208,17 +209,36 @@ class Migrator:
             applied = self._prepare(allow_drift)
             return self._run_all(plan_up(self.migrations, applied, target))
 
-    def down(self, count: int = 1, *, allow_drift: bool = False) -> list[StepResult]:
-        """Roll back the newest `count` applied migrations."""
+    def down(
+        self, count: int = 1, *, allow_drift: bool = False, drop_data: bool = False
+    ) -> list[StepResult]:
+        """Roll back the newest `count` applied migrations (see guard_rollback)."""
         with self._locked():
             applied = self._prepare(allow_drift)
-            return self._run_all(plan_down(self.migrations, applied, count))
+            steps = plan_down(self.migrations, applied, count)
+            self._guard(steps, drop_data)
+            return self._run_all(steps)
 
-    def to(self, target: int, *, allow_drift: bool = False) -> list[StepResult]:
-        """Move to exactly `target`, up or down."""
+    def to(
+        self, target: int, *, allow_drift: bool = False, drop_data: bool = False
+    ) -> list[StepResult]:
+        """Move to exactly `target`, up or down (see guard_rollback)."""
         with self._locked():
             applied = self._prepare(allow_drift)
-            return self._run_all(plan_to(self.migrations, applied, target))
+            steps = plan_to(self.migrations, applied, target)
+            self._guard(steps, drop_data)
+            return self._run_all(steps)
+
+    def _guard(self, steps: list[Step], drop_data: bool) -> None:
+        baseline = min((m.version for m in self.migrations), default=None)
+        downs = {s.migration.version for s in steps if s.direction == "down"}
+        guard_rollback(
+            steps,
+            adopted=self.recorder.adopted_versions(),
+            baseline=baseline,
+            rows_at_risk=user_rows(self.db) if baseline in downs else 0,
+            allow_data_loss=drop_data,
+        )
 
     def adopt(self) -> adoption.Adoption | None:
         """Adopt a legacy database now (normally done by the first changing command)."""
@@ -400,3 +420,17 @@ def _describe(exc: BaseException) -> str:
 
 def _ms_since(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
+
+
+def user_rows(db: Database) -> int:
+    """Rows in the application's tables: not memvault's, not SQLite's or FTS5's shadow
+    tables, not the legacy schema_version bookkeeping."""
+    names = [
+        str(r[0])
+        for r in db.query(
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' "
+            "AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    kept = [n for n in names if not is_engine_table(n) and n != adoption.LEGACY_TABLE]
+    return sum(db.row_count(n) for n in kept)

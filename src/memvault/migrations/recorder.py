@@ -146,6 +146,15 @@ class Recorder:
     def applied_versions(self) -> set[int]:
         return {v for v, row in self.rows().items() if row.status == "applied"}
 
+    def adopted_versions(self) -> set[int]:
+        """Applied versions that were adopted (found in place), not run by memvault."""
+        last: dict[int, str] = {}
+        for entry in self.history():
+            if entry.action in ("adopt", "apply") and entry.version > 0:
+                last[entry.version] = entry.action
+        applied = self.applied_versions()
+        return {v for v, action in last.items() if action == "adopt" and v in applied}
+
     def history(self) -> list[HistoryRow]:
         if not self.db.table_exists(HISTORY):
             return []
