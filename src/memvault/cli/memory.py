@@ -127,12 +127,21 @@ def add(
 @user_option
 @click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
 @click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option(
+    "--order",
+    type=click.Choice(["created", "updated", "importance"]),
+    default="created",
+    show_default=True,
+    help="Newest first, most recently updated first, or most important first.",
+)
 @json_option
 @pass_app
-def list_memories(app: AppContext, user_id: str, limit: int, offset: int, as_json: bool) -> None:
-    """List a user's memories that are not archived, newest first."""
+def list_memories(
+    app: AppContext, user_id: str, limit: int, offset: int, order: str, as_json: bool
+) -> None:
+    """List a user's memories that are not archived, newest first (or --order)."""
     with open_store(app) as store:
-        memories = store.memories.list(user_id, limit=limit, offset=offset)
+        memories = store.memories.list(user_id, limit=limit, offset=offset, order=order)
     if as_json:
         emit_json([m.model_dump(mode="json", by_alias=True) for m in memories])
     else:

@@ -49,6 +49,12 @@ from memvault.store.search import (
 from memvault.store.users import require_user
 
 HYBRID_CANDIDATES = 50
+# order= of MemoryRepository.list -> its catalog query.
+LIST_ORDERS = {
+    "created": "memories.list",
+    "updated": "memories.list_by_updated",
+    "importance": "memories.list_by_importance",
+}
 DEFAULT_VECTOR_CACHE = 256 * 1024 * 1024
 
 
@@ -185,9 +191,17 @@ class MemoryRepository:
         row = self._run.one("memories.get", id=memory_id, user_id=user_id)
         return None if row is None else memory_from_row(row)
 
-    def list(self, user_id: str, limit: int = 50, offset: int = 0) -> builtins.list[Memory]:
-        """The user's memories that are not archived, newest first."""
-        rows = self._run.rows("memories.list", user_id=user_id, limit=limit, offset=offset)
+    def list(
+        self, user_id: str, limit: int = 50, offset: int = 0, order: str = "created"
+    ) -> builtins.list[Memory]:
+        """The user's memories that are not archived: newest first (order="created"), most
+        recently updated first ("updated"), or most important first ("importance")."""
+        query = LIST_ORDERS.get(order)
+        if query is None:
+            raise ValidationError(
+                f"invalid memory listing order {order!r}: choose one of {', '.join(LIST_ORDERS)}"
+            )
+        rows = self._run.rows(query, user_id=user_id, limit=limit, offset=offset)
         return [memory_from_row(row) for row in rows]
 
     def search(self, user_id: str, text: str, limit: int = 20) -> builtins.list[MemoryHit]:

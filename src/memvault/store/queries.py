@@ -241,6 +241,23 @@ register(
     {"user_id": USER_ID, "limit": 50, "offset": 0},
     "A user's memories that are not archived, newest first.",
 )
+# Pattern 4 of the seed (its searchMemories; the service's `recency` recall strategy).
+# julianday() reads both updated_at formats the service writes (ISO text and
+# CURRENT_TIMESTAMP) as the same instant; migration 008 indexes exactly these expressions.
+register(
+    "memories.list_by_updated",
+    f"SELECT {MEMORY_COLUMNS} FROM memories WHERE user_id = :user_id AND is_archived = 0 "
+    "ORDER BY julianday(updated_at) DESC, id DESC LIMIT :limit OFFSET :offset",
+    {"user_id": USER_ID, "limit": 50, "offset": 0},
+    "A user's memories that are not archived, most recently updated first (pattern 4).",
+)
+register(
+    "memories.list_by_importance",
+    f"SELECT {MEMORY_COLUMNS} FROM memories WHERE user_id = :user_id AND is_archived = 0 "
+    "ORDER BY importance DESC, julianday(updated_at) DESC, id DESC LIMIT :limit OFFSET :offset",
+    {"user_id": USER_ID, "limit": 50, "offset": 0},
+    "A user's memories that are not archived, most important first, then most recent.",
+)
 # Ranking happens on (id, score) pairs only; the full rows of the top `limit` are read after,
 # so a common word does not drag every matching row (and its embedding) through the sorter.
 register(
