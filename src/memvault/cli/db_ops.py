@@ -48,6 +48,11 @@ def _open_existing(app: AppContext) -> Database:
 )
 @click.option("--vacuum", is_flag=True, help="Also VACUUM: rewrite the file to reclaim free pages.")
 @click.option(
+    "--rebuild-fts",
+    is_flag=True,
+    help="Also rebuild every FTS5 index from its content table (repairs a damaged index).",
+)
+@click.option(
     "--incremental-vacuum",
     "incremental_pages",
     type=click.IntRange(min=0),
@@ -65,6 +70,7 @@ def maintain(
     reindex_target: str | None,
     skip: tuple[str, ...],
     vacuum: bool,
+    rebuild_fts: bool,
     incremental_pages: int | None,
     lock_timeout: float,
     as_json: bool,
@@ -82,6 +88,7 @@ def maintain(
         reindex="reindex" not in skip,
         reindex_target=reindex_target,
         fts_optimize="fts" not in skip,
+        fts_rebuild=rebuild_fts,
         vacuum=vacuum,
         incremental_vacuum_pages=incremental_pages,
     )
