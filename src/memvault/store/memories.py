@@ -195,7 +195,8 @@ class MemoryRepository:
         self, user_id: str, limit: int = 50, offset: int = 0, order: str = "created"
     ) -> builtins.list[Memory]:
         """The user's memories that are not archived: newest first (order="created"), most
-        recently updated first ("updated"), or most important first ("importance")."""
+        recently updated first ("updated", reading both updated_at formats as instants), or
+        most important first ("importance"; ties oldest first)."""
         query = LIST_ORDERS.get(order)
         if query is None:
             raise ValidationError(

@@ -254,9 +254,10 @@ register(
 register(
     "memories.list_by_importance",
     f"SELECT {MEMORY_COLUMNS} FROM memories WHERE user_id = :user_id AND is_archived = 0 "
-    "ORDER BY importance DESC, julianday(updated_at) DESC, id DESC LIMIT :limit OFFSET :offset",
+    "ORDER BY importance DESC, id LIMIT :limit OFFSET :offset",
     {"user_id": USER_ID, "limit": 50, "offset": 0},
-    "A user's memories that are not archived, most important first, then most recent.",
+    "A user's memories that are not archived, most important first (ties: oldest first; "
+    "the legacy idx_memories_user_importance serves it).",
 )
 # Ranking happens on (id, score) pairs only; the full rows of the top `limit` are read after,
 # so a common word does not drag every matching row (and its embedding) through the sorter.

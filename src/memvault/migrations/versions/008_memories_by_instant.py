@@ -1,4 +1,4 @@
-"""Index a user's active memories by the instant of updated_at (and by importance).
+"""Index a user's active memories by the instant of updated_at.
 
 The service writes updated_at in two formats: ISO text when a row is created
 (`2025-10-06T12:00:00.000Z`) and `CURRENT_TIMESTAMP` when it is updated
@@ -13,15 +13,11 @@ from __future__ import annotations
 
 from typing import Any
 
-description = "Partial expression indexes: active memories by julianday(updated_at), importance"
+description = "Partial expression index: active memories by julianday(updated_at)"
 
 INDEXES = {
     "idx_memories_user_active_updated": (
         "memories(user_id, julianday(updated_at) DESC, id DESC) WHERE is_archived = 0"
-    ),
-    "idx_memories_user_active_importance": (
-        "memories(user_id, importance DESC, julianday(updated_at) DESC, id DESC) "
-        "WHERE is_archived = 0"
     ),
 }
 
