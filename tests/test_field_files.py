@@ -291,3 +291,53 @@ def test_usage_is_written_in_milliseconds_and_seconds_still_read(tmp_path: Path)
         row = store.db.query("SELECT * FROM api_usage_tracking")[0]
         legacy = usage_from_row(row)
         assert legacy.timestamp == 1759741200000 and "seconds" in legacy.problems[0]
+
+
+# -- living beside the service after 003 -------------------------------------------------------
+def test_after_003_service_json_embeddings_get_one_advice_and_one_command(
+    tmp_path: Path, run: Callable[..., Result]
+) -> None:
+    path = v135_file(tmp_path, "field")
+    up = ok(run, path, "migrate", "up")
+    warning = [line for line in said(up).splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "003_embeddings_to_float32_blobs" in warning[0]
+    assert "similarity search" in warning[0] and "migrate up --to 2" in warning[0]
+    user = rows(path, "users")[0][0]
+    vector = [0.25, -0.5, 0.125, 0.0, 0.5, 0.25, -0.25, 1.0]
+    conn = sqlite3.connect(path)  # the service writes a new JSON embedding, as it does
+    conn.execute("UPDATE memories SET embedding = ? WHERE id = 3", (json.dumps(vector),))
+    conn.commit()
+    conn.close()
+    with MemoryStore.open(path) as store:  # read on the fly, as float32
+        assert store.memories.similar(user, vector, limit=1)[0].memory.id == 3
+
+    advice = "`memvault db convert-embeddings` converts"
+    for command in (("migrate", "verify"), ("db", "check")):
+        result = run(*command, database=path)
+        assert result.exit_code == 1 and advice in said(result), command
+    again = ok(run, path, "migrate", "up")
+    assert "Nothing to do" in said(again) and advice in said(again)
+    review = ok(run, path, "schema", "review")
+    assert "`memvault db convert-embeddings` converts them" in said(review)
+    converted = ok(run, path, "db", "convert-embeddings")
+    assert "Converted 1 JSON embedding" in said(converted)
+    ok(run, path, "migrate", "verify")
+    ok(run, path, "db", "check")
+    assert rows(path, "memories")[2][8] == np.asarray(vector, dtype="<f4").tobytes()
+
+
+def test_rollback_to_1_gives_back_float32_rounded_json(
+    tmp_path: Path, run: Callable[..., Result]
+) -> None:
+    path = v135_file(tmp_path, "field")
+    original = rows(path, "memories")
+    ok(run, path, "migrate", "up")
+    ok(run, path, "migrate", "to", "1")
+    back = rows(path, "memories")
+    worst = 0.0
+    for old, new in zip(original, back, strict=True):
+        assert new[:8] + new[9:] == old[:8] + old[9:]
+        before, after = np.asarray(json.loads(old[8])), np.asarray(json.loads(new[8]))
+        assert (after.astype("<f4") == before.astype("<f4")).all()  # float32 of the original
+        worst = max(worst, float(np.abs(after - before).max()))
+    assert 0 < worst < 3e-8  # rounded to float32: documented in docs/coexistence.md

@@ -65,6 +65,7 @@ def report_json(report: CheckReport) -> dict[str, Any]:
         },
         "fts": {"ok": not report.fts, "damaged": [p.__dict__ for p in report.fts]},
         "triggers": {"ok": not report.trigger_drift, "drift": report.trigger_drift},
+        "advice": report.advice,
         "orphans": {
             "ok": not report.orphans,
             "kept_from": report.legacy_origin,

@@ -24,6 +24,7 @@ from memvault.migrations import (
     force_unlock,
     load_migrations,
 )
+from memvault.ops.embeddings import conversion_advice
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -120,6 +121,10 @@ def _run_change(
             assert arg is not None
             results = m.to(arg, allow_drift=allow_drift, drop_data=drop_data)
         version = m.status().current_version
+        advice = None if dry_run else conversion_advice(m.db)
+    if advice:
+        info(f"advice: {advice}")
+        reporter.notes.append(advice)
     backup = backups[0] if backups else None
     if hook is not None and backup is None:
         info("No backup taken: there was nothing to change.")
@@ -328,10 +333,14 @@ def verify(app: AppContext, as_json: bool) -> None:
     """Check that every applied migration is unchanged and its verify passes."""
     with open_migrator(app, read_only=True) as m:
         report = m.verify()
+        advice = conversion_advice(m.db)
+    if advice and not as_json:
+        click.echo(f"advice: {advice}", err=True)
     if as_json:
         emit_json(
             {
                 "ok": report.ok,
+                "advice": advice,
                 "results": [
                     {
                         "version": r.version,

@@ -61,6 +61,10 @@ class MigrationReporter:
             self.notes.append(f"{m.label} was already done by another runner; skipped")
             if not self.quiet:
                 info(f"  {m.label}: already done by another runner, skipped")
+        elif event.kind == "warning" and event.detail is not None:
+            self.notes.append(event.detail)
+            if not self.quiet:
+                info(("-- " if self.dry_run else "") + event.detail)
         elif event.kind in ("adopted", "lock_wait", "lock_broken", "repaired"):
             note = {
                 "adopted": "legacy database: {}",

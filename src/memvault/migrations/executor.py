@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from memvault.db import Database
 from memvault.errors import DriftError, MemvaultError, MigrationError, VerificationError
-from memvault.migrations import adoption
+from memvault.migrations import adoption, coexistence
 from memvault.migrations.foreignkeys import (
     check_no_new_violations,
     foreign_key_violations,
@@ -45,6 +45,7 @@ EventKind = Literal[
     "step_done",
     "step_skipped",
     "repaired",
+    "warning",
 ]
 
 
@@ -320,9 +321,22 @@ class Migrator:
         return result
 
     def _run_all(self, steps: list[Step]) -> list[StepResult]:
+        self._warn_service(steps)
         if steps and self.before_change is not None and not self.dry_run:
             self.before_change()
         return [self._run(step) for step in steps]
+
+    def _warn_service(self, steps: list[Step]) -> None:
+        """Before a migration that changes what the TypeScript service can read runs on a
+        file the service wrote, say so (one line per such migration)."""
+        if not coexistence.service_wrote(self.db):
+            return
+        versions = [m.version for m in self.migrations]
+        for step in steps:
+            if step.direction == "up":
+                text = coexistence.warning_for(step.migration, versions)
+                if text is not None:
+                    self.listener(Event("warning", migration=step.migration, detail=text))
 
     def _run(self, step: Step) -> StepResult:
         m, direction = step.migration, step.direction

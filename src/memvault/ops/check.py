@@ -17,6 +17,7 @@ from memvault.db import Database, parse_url, snapshot
 from memvault.errors import DatabaseError
 from memvault.migrations import Migration, Migrator, VerifyResult, adoption
 from memvault.migrations.recorder import LedgerRow, Recorder, is_engine_table
+from memvault.ops.embeddings import conversion_advice
 
 EXAMPLES = 5
 INTEGRITY_MESSAGES = 100
@@ -83,6 +84,7 @@ class CheckReport:
     legacy_origin: str | None
     fts: list[FtsProblem] = field(default_factory=list)
     trigger_drift: list[str] = field(default_factory=list)
+    advice: str | None = None  # JSON embeddings written after 003: the command to convert
 
     @property
     def integrity_ok(self) -> bool:
@@ -119,6 +121,8 @@ class CheckReport:
             found.append(f"full-text index {p.table} is damaged ({p.message}): {p.repair}")
         if self.trigger_drift:
             found.append("trigger drift: " + "; ".join(self.trigger_drift))
+        if self.advice and not self.ledger.ok:
+            found.append(self.advice)
         return found
 
 
@@ -136,6 +140,7 @@ def check_database(location: str, migrations: Sequence[Migration]) -> CheckRepor
             legacy_origin=legacy_origin(db),
             fts=fts_problems(db, migrations, ledger.pending),
             trigger_drift=trigger_drift(db, migrations),
+            advice=conversion_advice(db),
         )
     finally:
         db.close()
