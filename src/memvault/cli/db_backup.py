@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -71,18 +72,21 @@ def backup_before_change(app: AppContext) -> Path | None:
 
 
 @db.command("backup")
-@click.argument("path", type=click.Path(path_type=Path, dir_okay=True))
+@click.argument("path", type=click.Path(dir_okay=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_app
-def backup_command(app: AppContext, path: Path, as_json: bool) -> None:
-    """Copy the database to PATH (a new file, or a folder), online and consistent.
+def backup_command(app: AppContext, path: str, as_json: bool) -> None:
+    """Copy the database to PATH (a new file, or a folder; PATH ending in / is a folder,
+    created when missing), online and consistent.
 
     Other processes may keep writing while the copy runs; the backup is the database as
     it was at one moment. Existing files are never overwritten.
     """
     source = _database_file(app, must_exist=True)
     with _page_bar("backing up", quiet=as_json) as progress:
-        result = backup_database(source, path, progress=progress)
+        result = backup_database(
+            source, Path(path), progress=progress, folder=path.endswith(("/", os.sep))
+        )
     if as_json:
         emit_json(_backup_json(result))
         return
