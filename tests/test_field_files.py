@@ -341,3 +341,37 @@ def test_rollback_to_1_gives_back_float32_rounded_json(
         assert (after.astype("<f4") == before.astype("<f4")).all()  # float32 of the original
         worst = max(worst, float(np.abs(after - before).max()))
     assert 0 < worst < 3e-8  # rounded to float32: documented in docs/coexistence.md
+
+
+def test_db_check_after_007_points_at_rebuild_fts_which_repairs(
+    tmp_path: Path, run: Callable[..., Result]
+) -> None:
+    path = v135_file(tmp_path, "field")
+    ok(run, path, "migrate", "up")
+    conn = sqlite3.connect(path)  # a program deletes a term the old way, behind 007's back
+    conn.execute("DELETE FROM memories_fts WHERE rowid = 1")
+    conn.commit()
+    conn.close()
+    check = run("db", "check", database=path)
+    assert check.exit_code == 1 and "memories_fts" in said(check)
+    assert "`memvault db maintain --rebuild-fts`" in said(check)
+    ok(run, path, "db", "maintain", "--rebuild-fts")
+    ok(run, path, "db", "check")
+    assert fts_integrity_errors(path) == []
+
+
+def test_schema_review_explains_the_recency_listing_before_and_after(
+    tmp_path: Path, run: Callable[..., Result]
+) -> None:
+    path = v135_file(tmp_path, "field")
+
+    def listing() -> dict[str, Any]:
+        data = json.loads(ok(run, path, "schema", "review", "--json").stdout)
+        return next(q for q in data["queries"] if q["name"] == "memories.list_by_updated")
+
+    before = listing()
+    assert before["temp_btree"] and "julianday(updated_at)" in " ".join(before["notes"])
+    ok(run, path, "migrate", "up")
+    after = listing()
+    assert not after["temp_btree"] and not after["full_scan"]
+    assert "idx_memories_user_active_updated" in " ".join(after["plan"])

@@ -193,10 +193,32 @@ def mark_inherent(result: QueryPlan, shape: QueryShape) -> None:
     ):
         if what in result.temp_btrees and (unplain or len({t.table for t in terms}) > 1):
             result.computed_sorts.append(what)
+            expression = _indexable_expression(shape) if what == "ORDER BY" else None
+            if expression is not None:
+                result.notes.append(
+                    f"ORDER BY the expression {expression}: no plain-column index holds that "
+                    "order, but an index on exactly that expression does (SQLite indexes "
+                    "deterministic expressions; a built-in migration may make it)"
+                )
+                continue
             result.notes.append(
                 f"{what} a computed value or several tables (e.g. a search rank): "
                 "no index holds that order"
             )
+
+
+_COLUMN_FUNCTION = re.compile(r"^(julianday|unixepoch|strftime|date|datetime|lower)\s*\(", re.I)
+
+
+def _indexable_expression(shape: QueryShape) -> str | None:
+    """The first ORDER BY expression that an expression index could hold (a deterministic
+    function of one table's columns), as written; None when there is none."""
+    if len(shape.aliases) != 1:
+        return None
+    for expression in shape.order_expressions:
+        if _COLUMN_FUNCTION.match(expression):
+            return expression
+    return None
 
 
 def _add_foreign_key_lookups(shape: QueryShape, schema: Schema) -> None:

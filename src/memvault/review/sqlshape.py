@@ -89,6 +89,7 @@ class QueryShape:
     order_by: list[SortTerm] = field(default_factory=list)
     group_by: list[SortTerm] = field(default_factory=list)
     unplain_order: bool = False  # ORDER BY holds something that is not a plain column
+    order_expressions: list[str] = field(default_factory=list)  # those terms, as written
     unplain_group: bool = False
 
     def filter_for(self, table: str) -> TableFilter:
@@ -113,6 +114,9 @@ def parse_shape(
     order = _clause(text, r"\bORDER\s+BY\b", r"(?=\bLIMIT\b|\bRETURNING\b|$)")
     if order:
         shape.order_by, shape.unplain_order = _sort_terms(order, shape, lower_cols)
+        shape.order_expressions = [
+            p.strip() for p in split_top_level(order, ",") if not _ORDER_TERM.match(p.strip())
+        ]
     group = _clause(text, r"\bGROUP\s+BY\b", r"(?=\bHAVING\b|\bORDER\s+BY\b|\bLIMIT\b|$)")
     if group:
         shape.group_by, shape.unplain_group = _sort_terms(group, shape, lower_cols)
