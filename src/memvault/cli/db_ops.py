@@ -87,6 +87,7 @@ def maintain(
         incremental_vacuum_pages=incremental_pages,
     )
     with _open_existing(app) as database:
+        database.require_sound("maintain it")
         on_step = None if as_json else _announce_step
         report = run_maintenance(
             database,
@@ -160,6 +161,8 @@ def stats(app: AppContext, as_json: bool, no_record: bool) -> None:
     Each call records a size sample (unless --no-record) so growth can be shown over time.
     """
     with _open_existing(app) as database:
+        if not no_record:
+            database.require_sound("record a size sample in it (--no-record only reads)")
         result = measure(database, record=not no_record)
     if as_json:
         emit_json({"database": app.settings.database, **stats_as_dict(result)})

@@ -66,6 +66,8 @@ def open_migrator(
     else:
         db = connect(url, create=not read_only, wal=not read_only, read_only=read_only)
     try:
+        if read_only and not missing:
+            db.require_sound("")  # a status or verify of a damaged file would mislead
         yield Migrator(
             db,
             migrations,
