@@ -146,12 +146,11 @@ def _refuse_undecodable(argv: list[str]) -> None:
     for n, arg in enumerate(argv):
         try:
             arg.encode("utf-8")
-        except UnicodeEncodeError as exc:
+        except UnicodeEncodeError:
             after = f" (the value of {argv[n - 1]})" if n and argv[n - 1].startswith("-") else ""
-            shown = arg.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+            shown = repr(arg.encode("utf-8", "surrogateescape"))[2:-1]  # the bytes as typed
             raise click.UsageError(
-                f"argument {n + 1}{after} is not valid UTF-8 text: {shown!r} "
-                f"(byte at position {exc.start})"
+                f"argument {n + 1}{after} is not valid UTF-8 text: '{shown}'"
             ) from None
 
 
