@@ -230,5 +230,5 @@ def test_bad_database_arguments_are_one_line_errors(run: Run, tmp_path: Path) ->
     text.write_text("not a database at all, just some text that is long enough" * 10)
     result = run("db", "check", database=text)
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"memvault: error: {text}: ")
+    assert result.stderr.startswith(f"memvault: error: {text} is not a SQLite database")
     assert len(result.stderr.splitlines()) == 1

@@ -87,16 +87,13 @@ def test_lock_is_released_when_the_block_raises(db: Database) -> None:
 
 def test_live_holder_times_out_with_a_message_naming_it(db: Database, db_path: Path) -> None:
     _plant(db, host="build-box-7", pid=4242)
-    started = time.monotonic()
     with pytest.raises(LockError) as info:
         MigrationLock(db, timeout=0.3).acquire()
-    waited = time.monotonic() - started
     message = str(info.value)
     assert "pid 4242 on host build-box-7" in message
     assert "since 2025-10-06T12:00:00.000Z" in message
     assert f"memvault -d {db_path} migrate unlock" in message
     assert "\n" not in message
-    assert waited < 5  # bounded by the timeout, not by a stuck wait
     assert current_holder(db) is not None  # a live lock is never broken silently
 
 
@@ -148,23 +145,24 @@ def test_other_pid_namespace_is_not_judged(db: Database) -> None:
         MigrationLock(db, timeout=0.1).acquire()
 
 
+@pytest.mark.timeout(30)
 def test_busy_database_is_retried_until_the_timeout(db: Database, db_path: Path) -> None:
     """A writer holding SQLite's lock briefly is waited for; one holding it too long is
-    reported within --lock-timeout (not after SQLite's own 5 s busy timeout)."""
+    reported within --lock-timeout, not after SQLite's own busy timeout (set to an hour
+    here: waiting on it would fail this test by the per-test timeout)."""
+    db.execute("PRAGMA busy_timeout = 3600000")
     blocker = connect(str(db_path))
     blocker.execute("BEGIN IMMEDIATE")
     threading.Timer(0.4, lambda: blocker.execute("COMMIT")).start()
     with MigrationLock(db, timeout=5):
         pass
     blocker.execute("BEGIN IMMEDIATE")
-    started = time.monotonic()
     try:
         with pytest.raises(LockError, match="database stayed busy"):
             MigrationLock(db, timeout=0.5).acquire()
     finally:
         blocker.execute("ROLLBACK")
         blocker.close()
-    assert time.monotonic() - started < 3
 
 
 def test_waiter_gets_the_lock_when_the_holder_releases(db: Database, db_path: Path) -> None:

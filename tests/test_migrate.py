@@ -39,7 +39,7 @@ def indexes(path: Path) -> set[str]:
 
 def status_json(run, **kw) -> dict:
     result = run("migrate", "status", "--json", **kw)
-    return json.loads(result.output)
+    return json.loads(result.stdout)
 
 
 def file_state(path: Path) -> tuple[str, list[str]]:
@@ -291,7 +291,7 @@ def test_transaction_control_inside_migration_is_refused(run, db_path, tmp_path:
         "def down(ctx):\n    pass\n"
     )
     result = run("migrate", "up", migrations=folder)
-    assert result.exit_code == 1 and "'COMMIT' is not allowed" in result.output
+    assert result.exit_code == 1 and "statement 'COMMIT' is refused" in result.output
     assert "t" not in schema_objects(db_path)
 
 

@@ -80,5 +80,8 @@ def row(version: int, checksum: str, status: str = "applied") -> LedgerRow:
 def test_drift_finds_edited_and_missing_files_only_for_applied_rows() -> None:
     ledger = {1: row(1, "c"), 2: row(2, "old"), 3: row(3, "old", "rolled_back"), 9: row(9, "x")}
     drift = find_drift(MIGS, ledger)
-    assert [(d.version, d.kind) for d in drift] == [(2, "modified"), (9, "missing")]
+    assert [(d.version, d.kind) for d in drift] == [(2, "modified"), (9, "newer")]
     assert "002_m2 was edited" in drift[0].describe()
+    assert drift[1].describe() == "migrated by a newer memvault (version 9 is unknown here)"
+    gap = find_drift([m for m in MIGS if m.version != 2], {2: row(2, "c"), 3: row(3, "c")})
+    assert [(d.version, d.kind) for d in gap][:1] == [(2, "missing")]

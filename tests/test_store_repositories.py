@@ -50,12 +50,12 @@ def test_user_api_key_is_stored_only_as_its_hash(store: MemoryStore) -> None:
 
 
 def test_user_accepts_a_given_api_key_and_rotates(store: MemoryStore) -> None:
-    user, key = store.users.create("ada@example.com", api_key="legacy-key-123")
-    assert key == "legacy-key-123"
-    assert store.users.get_by_api_key("legacy-key-123") == user
+    user, key = store.users.create("ada@example.com", api_key="legacy-key-123-abcdefghijk")
+    assert key == "legacy-key-123-abcdefghijk"
+    assert store.users.get_by_api_key("legacy-key-123-abcdefghijk") == user
     new_key = store.users.rotate_api_key(user.id)
     assert new_key and store.users.get_by_api_key(new_key) is not None
-    assert store.users.get_by_api_key("legacy-key-123") is None
+    assert store.users.get_by_api_key("legacy-key-123-abcdefghijk") is None
 
 
 def test_inactive_user_cannot_use_their_key(store: MemoryStore) -> None:

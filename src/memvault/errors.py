@@ -52,3 +52,16 @@ class NotFoundError(MemvaultError, LookupError):
 
 class ValidationError(MemvaultError, ValueError):
     """Input to the memory store is invalid."""
+
+
+class BusyError(DatabaseError, TimeoutError):
+    """Another connection kept the database's write lock longer than the busy timeout."""
+
+
+class StatementRefusedError(DatabaseError, PermissionError):
+    """SQLite's authorizer refused a statement that would end or escape the transaction."""
+
+    def __init__(self, message: str, statement: str, what: str) -> None:
+        super().__init__(message)
+        self.statement = statement
+        self.what = what

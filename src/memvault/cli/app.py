@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import math
 import sqlite3
 import sys
 import traceback
@@ -24,6 +25,19 @@ from memvault.config import (
 from memvault.errors import ConfigError, MemvaultError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+# Whole numbers a user types are bounded to SQLite's signed 64-bit INTEGER.
+MAX_INTEGER = 2**63 - 1
+
+
+def count_type(minimum: int) -> click.IntRange:
+    """A whole-number option from `minimum` to SQLite's largest integer."""
+    return click.IntRange(minimum, MAX_INTEGER)
+
+
+def _finite(_ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not math.isfinite(value):
+        raise click.BadParameter(f"{value} is not a finite number of seconds", param=param)
+    return value
 
 
 def lock_timeout_option(func: Any) -> Any:
@@ -31,6 +45,7 @@ def lock_timeout_option(func: Any) -> Any:
     return click.option(
         "--lock-timeout",
         type=click.FloatRange(min=0),
+        callback=_finite,
         default=60.0,
         show_default=True,
         help="Seconds to wait for another runner holding the migration lock.",
@@ -43,6 +58,17 @@ class AppContext:
 
     settings: Settings
     debug: bool = False
+
+
+def refuse_in_memory(database: str) -> None:
+    """Commands work on files: an in-memory database would be gone when the command ends."""
+    from memvault.db.url import parse_url
+
+    if parse_url(database).in_memory:
+        raise ConfigError(
+            f"--database {database!r} is an in-memory database: nothing a command does there "
+            "would be saved; give a file path (the Python API accepts in-memory databases)"
+        )
 
 
 def _error(message: str) -> None:
@@ -81,8 +107,10 @@ class MemvaultGroup(click.Group):
         standalone_mode: bool = True,
         **extra: Any,
     ) -> Any:
-        debug = "--debug" in (sys.argv[1:] if args is None else list(args))
+        argv = sys.argv[1:] if args is None else list(args)
+        debug = "--debug" in argv
         try:
+            _refuse_undecodable(argv)
             rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
             code = rv if isinstance(rv, int) else EXIT_OK
         except click.UsageError as exc:
@@ -111,6 +139,19 @@ class MemvaultGroup(click.Group):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _refuse_undecodable(argv: list[str]) -> None:
+    """Arguments that were not valid UTF-8 reach Python as lone surrogates: name them."""
+    for n, arg in enumerate(argv):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            after = f" (the value of {argv[n - 1]})" if n and argv[n - 1].startswith("-") else ""
+            shown = repr(arg.encode("utf-8", "surrogateescape"))[2:-1]  # the bytes as typed
+            raise click.UsageError(
+                f"argument {n + 1}{after} is not valid UTF-8 text: '{shown}'"
+            ) from None
 
 
 @click.group(cls=MemvaultGroup, context_settings={"help_option_names": ["-h", "--help"]})

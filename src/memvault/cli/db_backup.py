@@ -17,6 +17,7 @@ from memvault.cli.db import db
 from memvault.cli.output import emit_json, info
 from memvault.db import parse_url
 from memvault.errors import ConfigError
+from memvault.migrations import load_migrations
 from memvault.ops.backup import (
     BackupResult,
     PageProgress,
@@ -110,18 +111,24 @@ def _backup_json(result: BackupResult) -> dict[str, object]:
 @db.command("restore")
 @click.argument("path", type=click.Path(path_type=Path, dir_okay=False))
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before replacing the database.")
+@click.option(
+    "--allow-newer",
+    is_flag=True,
+    help="Restore a backup migrated by a newer memvault (versions unknown here).",
+)
 @lock_timeout_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_app
 def restore_command(
-    app: AppContext, path: Path, yes: bool, lock_timeout: float, as_json: bool
+    app: AppContext, path: Path, yes: bool, allow_newer: bool, lock_timeout: float, as_json: bool
 ) -> None:
     """Replace the database with the backup at PATH (validated first, asks unless --yes).
 
     The database being replaced is kept aside as <db>.replaced-<timestamp>.
     """
     target = _database_file(app, must_exist=False)
-    prepared = prepare_restore(path, target)
+    newest = max((m.version for m in load_migrations(app.settings.migrations_dir)), default=0)
+    prepared = prepare_restore(path, target, newest_known=None if allow_newer else newest)
     try:
         info(f"Backup {path} is valid: {prepared.info.describe()}.")
         if target.exists() and not yes:

@@ -7,7 +7,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from memvault.cli.app import AppContext, lock_timeout_option
+from memvault.cli.app import AppContext, count_type, lock_timeout_option, refuse_in_memory
 from memvault.cli.db import db
 from memvault.cli.output import console, emit_json, info
 from memvault.db import Database, connect, parse_url
@@ -29,6 +29,7 @@ STEP_CHOICES = ("analyze", "optimize", "reindex", "fts")
 
 def _open_existing(app: AppContext) -> Database:
     """Open the database without creating it and without changing its journal mode."""
+    refuse_in_memory(app.settings.database)
     return connect(parse_url(app.settings.database), create=False, wal=False)
 
 
@@ -55,7 +56,7 @@ def _open_existing(app: AppContext) -> Database:
 @click.option(
     "--incremental-vacuum",
     "incremental_pages",
-    type=click.IntRange(min=0),
+    type=count_type(0),
     is_flag=False,
     flag_value=0,
     default=None,
@@ -93,6 +94,7 @@ def maintain(
         incremental_vacuum_pages=incremental_pages,
     )
     with _open_existing(app) as database:
+        database.require_sound("maintain it")
         on_step = None if as_json else _announce_step
         report = run_maintenance(
             database,
@@ -166,6 +168,8 @@ def stats(app: AppContext, as_json: bool, no_record: bool) -> None:
     Each call records a size sample (unless --no-record) so growth can be shown over time.
     """
     with _open_existing(app) as database:
+        if not no_record:
+            database.require_sound("record a size sample in it (--no-record only reads)")
         result = measure(database, record=not no_record)
     if as_json:
         emit_json({"database": app.settings.database, **stats_as_dict(result)})

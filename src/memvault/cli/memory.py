@@ -10,7 +10,7 @@ from typing import Any
 import click
 from rich.table import Table
 
-from memvault.cli.app import AppContext, cli
+from memvault.cli.app import AppContext, cli, count_type, refuse_in_memory
 from memvault.cli.output import console, emit_json, info
 from memvault.errors import NotFoundError
 from memvault.store import MemoryStore
@@ -20,13 +20,16 @@ pass_app = click.make_pass_decorator(AppContext)
 
 
 @contextmanager
-def open_store(app: AppContext) -> Iterator[MemoryStore]:
-    """Open the store on --database, applying pending migrations (and saying so)."""
+def open_store(app: AppContext, *, read_only: bool = False) -> Iterator[MemoryStore]:
+    """Open the store on --database: writers apply pending migrations (and say so); readers
+    (`read_only`) never write, never take the lock, and refuse a missing or unmigrated file."""
+    refuse_in_memory(app.settings.database)
     store = MemoryStore.open(
         app.settings.database,
-        migrate=True,
+        migrate=not read_only,
         migrations_dir=app.settings.migrations_dir,
         applied_by=app.settings.applied_by,
+        read_only=read_only,
     )
     try:
         for step in store.applied:
@@ -84,7 +87,9 @@ def memory() -> None:
     help="How much the memory matters, from 0 to 1.",
 )
 @click.option("--tag", "tags", multiple=True, help="A tag (repeat for more).")
-@click.option("--entity-id", "entity_ids", type=int, multiple=True, help="A linked entity id.")
+@click.option(
+    "--entity-id", "entity_ids", type=count_type(1), multiple=True, help="A linked entity id."
+)
 @click.option("--embedding", help="The embedding as a JSON array of numbers.")
 @click.option("--metadata", help="Metadata as a JSON object.")
 @json_option
@@ -125,8 +130,8 @@ def add(
 
 @memory.command("list")
 @user_option
-@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True)
-@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--limit", type=count_type(1), default=20, show_default=True)
+@click.option("--offset", type=count_type(0), default=0, show_default=True)
 @click.option(
     "--order",
     type=click.Choice(["created", "updated", "importance"]),
@@ -140,7 +145,7 @@ def list_memories(
     app: AppContext, user_id: str, limit: int, offset: int, order: str, as_json: bool
 ) -> None:
     """List a user's memories that are not archived, newest first (or --order)."""
-    with open_store(app) as store:
+    with open_store(app, read_only=True) as store:
         memories = store.memories.list(user_id, limit=limit, offset=offset, order=order)
     if as_json:
         emit_json([m.model_dump(mode="json", by_alias=True) for m in memories])
@@ -150,12 +155,12 @@ def list_memories(
 
 @memory.command("show")
 @user_option
-@click.argument("memory_id", type=int)
+@click.argument("memory_id", type=count_type(1))
 @json_option
 @pass_app
 def show(app: AppContext, user_id: str, memory_id: int, as_json: bool) -> None:
     """Show one of a user's memories."""
-    with open_store(app) as store:
+    with open_store(app, read_only=True) as store:
         found = store.memories.get(user_id, memory_id)
     if found is None:
         raise NotFoundError(f"user {user_id!r} has no memory {memory_id}")
@@ -173,12 +178,12 @@ def show(app: AppContext, user_id: str, memory_id: int, as_json: bool) -> None:
 @memory.command("search")
 @user_option
 @click.argument("text")
-@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--limit", type=count_type(1), default=10, show_default=True)
 @json_option
 @pass_app
 def search(app: AppContext, user_id: str, text: str, limit: int, as_json: bool) -> None:
     """Full-text search of a user's memories (every word must match), best first."""
-    with open_store(app) as store:
+    with open_store(app, read_only=True) as store:
         hits = store.memories.search(user_id, text, limit)
     _print_hits(hits, as_json, empty="No matches.")
 
@@ -186,13 +191,13 @@ def search(app: AppContext, user_id: str, text: str, limit: int, as_json: bool) 
 @memory.command("similar")
 @user_option
 @click.argument("vector")
-@click.option("--limit", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--limit", type=count_type(1), default=10, show_default=True)
 @json_option
 @pass_app
 def similar(app: AppContext, user_id: str, vector: str, limit: int, as_json: bool) -> None:
     """A user's memories nearest to VECTOR (a JSON array of numbers) by cosine, best first."""
     query = parse_json_option(vector, "VECTOR", list)
-    with open_store(app) as store:
+    with open_store(app, read_only=True) as store:
         hits = store.memories.similar(user_id, query, limit)
     _print_hits(hits, as_json, empty="No memories with an embedding of that size.")
 

@@ -10,7 +10,13 @@ from typing import Any
 import click
 from rich.table import Table
 
-from memvault.cli.app import EXIT_FAILURE, AppContext, cli, lock_timeout_option
+from memvault.cli.app import (
+    EXIT_FAILURE,
+    AppContext,
+    cli,
+    lock_timeout_option,
+    refuse_in_memory,
+)
 from memvault.cli.db_backup import backup_before_change, backup_option, backup_requested
 from memvault.cli.output import MigrationReporter, console, emit_json, info
 from memvault.db import Database, connect, parse_url, snapshot
@@ -49,14 +55,20 @@ def open_migrator(
     Dry runs and reads of a database that does not exist work on an in-memory snapshot,
     so nothing is created or changed.
     """
+    refuse_in_memory(app.settings.database)
     migrations = load_migrations(app.settings.migrations_dir)
     url = parse_url(app.settings.database)
     db: Database
-    if dry_run or (read_only and url.path is not None and not url.path.exists()):
+    missing = url.path is not None and not url.path.exists()
+    if read_only and missing:
+        info(f"database {url.display} does not exist (nothing was created): showing an empty one")
+    if dry_run or (read_only and missing):
         db = snapshot(url)
     else:
-        db = connect(url, create=not read_only, wal=not read_only)
+        db = connect(url, create=not read_only, wal=not read_only, read_only=read_only)
     try:
+        if read_only and not missing:
+            db.require_sound("")  # a status or verify of a damaged file would mislead
         yield Migrator(
             db,
             migrations,
@@ -425,7 +437,7 @@ def history(app: AppContext, as_json: bool) -> None:
     """Show every apply, rollback, failure, adoption and repair, oldest first."""
     url = parse_url(app.settings.database)
     missing = url.path is not None and not url.path.exists()
-    with snapshot(url) if missing else connect(url, create=False, wal=False) as db:
+    with snapshot(url) if missing else connect(url, create=False, read_only=True) as db:
         rows = Recorder(db).history()
     if as_json:
         emit_json([r.__dict__ for r in rows])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 from rich.table import Table
 
-from memvault.cli.app import AppContext, cli
+from memvault.cli.app import AppContext, cli, count_type
 from memvault.cli.memory import json_option, open_store, pass_app
 from memvault.cli.output import console, emit_json
 
@@ -43,13 +43,13 @@ def add(
 
 
 @user.command("list")
-@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True)
-@click.option("--offset", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--limit", type=count_type(1), default=50, show_default=True)
+@click.option("--offset", type=count_type(0), default=0, show_default=True)
 @json_option
 @pass_app
 def list_users(app: AppContext, limit: int, offset: int, as_json: bool) -> None:
     """List accounts, newest first."""
-    with open_store(app) as store:
+    with open_store(app, read_only=True) as store:
         users = store.users.list(limit=limit, offset=offset)
     if as_json:
         emit_json([u.model_dump(mode="json", by_alias=True) for u in users])

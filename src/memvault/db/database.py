@@ -10,17 +10,20 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
+import random
 import shutil
 import sqlite3
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from memvault.db.dialects import SQLITE, Dialect
+from memvault.db.guard import TransactionGuard
 from memvault.db.url import DatabaseURL, parse_url
-from memvault.errors import DatabaseError
+from memvault.errors import BusyError, DatabaseError, StatementRefusedError
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -41,31 +44,103 @@ class Database:
         dialect: Dialect = SQLITE,
         *,
         on_close: Callable[[], None] | None = None,
+        busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
+        wal_on_write: bool = False,
     ):
         self.conn = conn
         self.url = url
         self.dialect = dialect
+        self.busy_timeout_ms = busy_timeout_ms
         self._on_close = on_close
         self._savepoints = itertools.count(1)
         self._depth = 0
+        self._guard: TransactionGuard | None = None
+        # Switch the file to WAL before its first write transaction (never from a read).
+        self._wal_on_write = wal_on_write
 
     # -- statements ---------------------------------------------------------------
     def execute(self, sql: str, params: Params = ()) -> sqlite3.Cursor:
         """Run one statement and return its cursor."""
-        return self.conn.execute(sql, params)
+        try:
+            return self.conn.execute(sql, params)
+        except sqlite3.DatabaseError as exc:
+            raise self._refusal(sql, exc) from exc
 
     def executemany(self, sql: str, rows: Iterable[Params]) -> sqlite3.Cursor:
         """Run one statement for every row of parameters."""
-        return self.conn.executemany(sql, rows)
+        try:
+            return self.conn.executemany(sql, rows)
+        except sqlite3.DatabaseError as exc:
+            raise self._refusal(sql, exc) from exc
+
+    def quick_check(self) -> list[str]:
+        """SQLite's quick_check: [] when the file is sound, else what is broken (first 5)."""
+        try:
+            rows = [str(r[0]) for r in self.conn.execute("PRAGMA quick_check(5)")]
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+        return [] if rows == ["ok"] else rows
+
+    def require_sound(self, doing: str) -> None:
+        """Raise DatabaseError (naming the file) when quick_check finds damage: memvault
+        changes nothing in a damaged file."""
+        problems = self.quick_check()
+        if problems:
+            raise DatabaseError(damaged(self.url.display, problems[0], doing))
 
     def query(self, sql: str, params: Params = ()) -> list[sqlite3.Row]:
         """Run a SELECT and return all its rows."""
-        return self.conn.execute(sql, params).fetchall()
+        return self.execute(sql, params).fetchall()
 
     def scalar(self, sql: str, params: Params = ()) -> Any:
         """The first column of the first row, or None."""
-        row = self.conn.execute(sql, params).fetchone()
+        row = self.execute(sql, params).fetchone()
         return None if row is None else row[0]
+
+    def _refusal(self, sql: str, exc: sqlite3.DatabaseError) -> Exception:
+        """A StatementRefusedError when the guard denied `sql`, a DatabaseError for a
+        damaged file, else `exc` unchanged."""
+        if isinstance(exc, sqlite3.ProgrammingError) and "closed" in str(exc):
+            return DatabaseError(f"database {self.url.display} is closed")
+        denial = self._guard.take() if self._guard is not None else None
+        if denial is None:
+            if getattr(exc, "sqlite_errorcode", 0) & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB):
+                return DatabaseError(damaged(self.url.display, str(exc)))
+            return exc
+        shown = " ".join(sql.split())
+        shown = shown if len(shown) <= 80 else shown[:77] + "..."
+        return StatementRefusedError(
+            f"statement {shown!r} is refused: it runs {denial.what}, which would end or escape "
+            f"the transaction memvault controls{denial.hint}",
+            sql,
+            denial.what,
+        )
+
+    # -- the transaction guard ----------------------------------------------------
+    @contextmanager
+    def guarded(self) -> Iterator[TransactionGuard]:
+        """Deny, while the block runs, every statement that would end, nest or escape the
+        current transaction (SQLite's authorizer decides; see memvault.db.guard)."""
+        outer = self._guard
+        guard = TransactionGuard()
+        self._guard = guard
+        self.conn.set_authorizer(guard)
+        try:
+            yield guard
+        finally:
+            self._guard = outer
+            self.conn.set_authorizer(outer)
+
+    def _control(self, sql: str) -> None:
+        """Run one of memvault's own transaction statements, past the guard."""
+        if self._guard is None:
+            self.conn.execute(sql)
+            return
+        self.conn.set_authorizer(None)
+        try:
+            self.conn.execute(sql)
+        finally:
+            self.conn.set_authorizer(self._guard)
 
     # -- transactions -------------------------------------------------------------
     @property
@@ -79,50 +154,92 @@ class Database:
         Commits when the block ends normally; rolls back everything on any exception.
         """
         if self._depth == 0 and not self.conn.in_transaction:
-            self.conn.execute(self.dialect.begin_write)
+            self._begin_write()
             self._depth += 1
             try:
                 yield self
             except BaseException:
                 self._depth -= 1
                 if self.conn.in_transaction:
-                    self.conn.execute("ROLLBACK")
+                    self._control("ROLLBACK")
                 raise
             else:
                 self._depth -= 1
-                try:
-                    self.conn.execute("COMMIT")
-                except BaseException:
-                    if self.conn.in_transaction:
-                        self.conn.execute("ROLLBACK")
-                    raise
+                self._commit()
             return
         name = f"memvault_sp_{next(self._savepoints)}"
-        self.conn.execute(f"SAVEPOINT {name}")
+        self._control(f"SAVEPOINT {name}")
         self._depth += 1
         try:
             yield self
         except BaseException:
             self._depth -= 1
-            self.conn.execute(f"ROLLBACK TO {name}")
-            self.conn.execute(f"RELEASE {name}")
+            self._control(f"ROLLBACK TO {name}")
+            self._control(f"RELEASE {name}")
             raise
         else:
             self._depth -= 1
-            self.conn.execute(f"RELEASE {name}")
+            self._control(f"RELEASE {name}")
+
+    def _begin_write(self) -> None:
+        """BEGIN IMMEDIATE, retried with backoff while another writer holds the lock.
+
+        SQLite's busy handler already waits, but some contention (a WAL snapshot that moved,
+        a checkpoint in progress) returns SQLITE_BUSY at once; past the busy timeout the
+        wait ends in a BusyError naming the database.
+        """
+        if self._wal_on_write:
+            self._wal_on_write = False
+            with contextlib.suppress(sqlite3.OperationalError):  # e.g. network filesystems
+                self.conn.execute("PRAGMA journal_mode = WAL")
+        self._retry_busy(lambda: self._control(self.dialect.begin_write), "start a write")
+
+    def _commit(self) -> None:
+        """COMMIT (retried while readers block it, in rollback-journal mode); on failure,
+        everything is rolled back."""
+        try:
+            self._retry_busy(lambda: self._control("COMMIT"), "commit")
+        except BaseException:
+            if self.conn.in_transaction:
+                self._control("ROLLBACK")
+            raise
+
+    def _retry_busy(self, attempt: Callable[[], None], doing: str) -> None:
+        started = time.monotonic()
+        budget_ms: int | None = None
+        pause = 0.001
+        while True:
+            try:
+                attempt()
+                return
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise
+                if budget_ms is None:  # the lock lowers it per attempt: ask, do not assume
+                    budget_ms = int(self.conn.execute("PRAGMA busy_timeout").fetchone()[0])
+                    deadline = started + budget_ms / 1000
+                now = time.monotonic()
+                if now >= deadline:
+                    raise BusyError(
+                        f"database {self.url.display} is busy: could not {doing} after waiting "
+                        f"{now - started:.1f} s for another connection's write lock "
+                        f"(busy timeout {budget_ms} ms)"
+                    ) from exc
+                time.sleep(min(pause * random.uniform(0.5, 1.5), deadline - now))
+                pause = min(pause * 2, 0.1)
 
     @contextmanager
     def probe(self) -> Iterator[Database]:
         """A savepoint that is always rolled back: look, and leave no trace."""
         name = f"memvault_probe_{next(self._savepoints)}"
-        self.conn.execute(f"SAVEPOINT {name}")
+        self._control(f"SAVEPOINT {name}")
         self._depth += 1
         try:
             yield self
         finally:
             self._depth -= 1
-            self.conn.execute(f"ROLLBACK TO {name}")
-            self.conn.execute(f"RELEASE {name}")
+            self._control(f"ROLLBACK TO {name}")
+            self._control(f"RELEASE {name}")
 
     # -- introspection ------------------------------------------------------------
     def table_exists(self, name: str) -> bool:
@@ -148,6 +265,7 @@ class Database:
 
     # -- lifecycle ----------------------------------------------------------------
     def close(self) -> None:
+        """Close the connection (again: a no-op)."""
         self.conn.close()
         if self._on_close is not None:
             self._on_close()
@@ -158,6 +276,25 @@ class Database:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
+def damaged(where: str, problem: str, doing: str = "") -> str:
+    """The one-line message for a database that fails its integrity check."""
+    refusing = f"; refusing to {doing}" if doing else ""
+    return (
+        f"database {where} is damaged ({problem}){refusing}: run `memvault -d {where} db check`, "
+        f"or `memvault -d {where} db restore BACKUP`"
+    )
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
 
 
 def _check_is_database(path: Path) -> None:
@@ -192,34 +329,63 @@ def connect(
     create: bool = True,
     busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
     wal: bool = True,
+    read_only: bool = False,
 ) -> Database:
-    """Open a database for reading and writing: foreign keys on, busy timeout, WAL.
+    """Open a database: foreign keys on, busy timeout; WAL from the first write transaction.
 
-    `wal=False` leaves the journal mode as it is (read-only commands use it, so that looking
-    at a legacy file does not switch it to WAL).
+    `wal=True` switches the file to WAL just before its first write transaction (never on
+    open, so that a read or a refused command leaves the journal mode as it was);
+    `wal=False` never switches. `read_only=True` (or `?mode=ro` / `?immutable=1` in the
+    URL) opens a connection that cannot write: on a writable file a normal connection
+    with `query_only` (which removes its -wal/-shm on close as usual), else SQLite's
+    read-only mode, so reading works on a read-only file and in a read-only folder.
 
     Raises DatabaseError when the file is not a SQLite database, and when it does not
-    exist and `create` is False.
+    exist and `create` is False (or it is opened read-only).
     """
     url = location if isinstance(location, DatabaseURL) else parse_url(location)
     if url.path is None:
         conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
         _configure(conn, busy_timeout_ms=busy_timeout_ms, wal=False)
-        return Database(conn, url)
+        return Database(conn, url, busy_timeout_ms=busy_timeout_ms)
     path = url.path
+    read_only = read_only or url.read_only or url.immutable
     if path.exists():
         _check_is_database(path)
-    elif not create:
+    elif read_only or not create:
         raise DatabaseError(f"database {path} does not exist")
     elif not path.parent.exists():
         raise DatabaseError(f"cannot create database {path}: folder {path.parent} does not exist")
     try:
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
-        _configure(conn, busy_timeout_ms=busy_timeout_ms, wal=wal)
+        conn = _open(path, read_only=read_only, immutable=url.immutable)
+        _configure(conn, busy_timeout_ms=busy_timeout_ms, wal=False)
+        if read_only:
+            conn.execute("PRAGMA query_only = ON")
         conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
     except sqlite3.DatabaseError as exc:
         raise DatabaseError(f"{path}: {exc}") from exc
-    return Database(conn, url)
+    return Database(conn, url, busy_timeout_ms=busy_timeout_ms, wal_on_write=wal and not read_only)
+
+
+def _open(path: Path, *, read_only: bool, immutable: bool) -> sqlite3.Connection:
+    """A connection to `path`; SQLite's read-only mode when the file or folder is not
+    writable (or the caller asked for it in the URL).
+
+    In a folder nobody can write, a WAL file's -shm cannot be created; when no -wal file
+    exists there either, no writer can exist, so the file is opened as immutable.
+    """
+    writable = os.access(path, os.W_OK) and os.access(path.parent, os.W_OK)
+    if not immutable and (not read_only or writable):
+        return sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+    no_writer_possible = not os.access(path.parent, os.W_OK) and not _side(path, "-wal").exists()
+    uri = path.resolve().as_uri().replace("file://", "file:", 1) + "?mode=ro"
+    if immutable or no_writer_possible:
+        uri += "&immutable=1"
+    return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+
+
+def _side(path: Path, suffix: str) -> Path:
+    return path.with_name(path.name + suffix)
 
 
 def snapshot(

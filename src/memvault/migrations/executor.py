@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from memvault.db import Database
-from memvault.errors import DriftError, MemvaultError, MigrationError, VerificationError
+from memvault.db.guard import TransactionGuard
+from memvault.errors import (
+    DriftError,
+    MemvaultError,
+    MigrationError,
+    StatementRefusedError,
+    VerificationError,
+)
 from memvault.migrations import adoption, coexistence
 from memvault.migrations.foreignkeys import (
     check_no_new_violations,
@@ -22,18 +29,19 @@ from memvault.migrations.foreignkeys import (
     foreign_keys_for,
 )
 from memvault.migrations.lock import LockHolder, MigrationLock
-from memvault.migrations.migration import Migration, MigrationContext
+from memvault.migrations.migration import Migration, MigrationContext, refused
 from memvault.migrations.planner import (
     Drift,
     Step,
     current_version,
     find_drift,
     guard_rollback,
+    newer_than_known,
     plan_down,
     plan_to,
     plan_up,
 )
-from memvault.migrations.recorder import LedgerRow, Recorder, is_engine_table
+from memvault.migrations.recorder import LedgerRow, Recorder, foreign_ledger, is_engine_table
 
 EventKind = Literal[
     "adopted",
@@ -145,6 +153,9 @@ class Migrator:
     def status(self) -> Status:
         """Current version, applied, pending, failed and drift; a legacy database is shown
         as it would be adopted (nothing is written)."""
+        foreign = foreign_ledger(self.db)
+        if foreign is not None:
+            raise DriftError(foreign)
         adoption_view: adoption.Adoption | None = None
         if adoption.needs_adoption(self.db):
             adoption_view = adoption.evaluate(self.db, self.migrations)
@@ -184,7 +195,7 @@ class Migrator:
             if info.migration is not None
             for old in info.migration.supersedes
         }
-        with self.db.probe():
+        with self.db.probe(), self.db.guarded():
             for info in status.applied:
                 row = info.row
                 if info.drift is not None:
@@ -206,6 +217,8 @@ class Migrator:
     # -- changing -----------------------------------------------------------------
     def up(self, target: int | None = None, *, allow_drift: bool = False) -> list[StepResult]:
         """Apply pending migrations (up to `target`)."""
+        if self._nothing_to_do(lambda a: plan_up(self.migrations, a, target), allow_drift):
+            return []
         with self._locked():
             applied = self._prepare(allow_drift)
             return self._run_all(plan_up(self.migrations, applied, target))
@@ -214,6 +227,8 @@ class Migrator:
         self, count: int = 1, *, allow_drift: bool = False, drop_data: bool = False
     ) -> list[StepResult]:
         """Roll back the newest `count` applied migrations (see guard_rollback)."""
+        if self._nothing_to_do(lambda a: plan_down(self.migrations, a, count), allow_drift):
+            return []
         with self._locked():
             applied = self._prepare(allow_drift)
             steps = plan_down(self.migrations, applied, count)
@@ -224,6 +239,8 @@ class Migrator:
         self, target: int, *, allow_drift: bool = False, drop_data: bool = False
     ) -> list[StepResult]:
         """Move to exactly `target`, up or down (see guard_rollback)."""
+        if self._nothing_to_do(lambda a: plan_to(self.migrations, a, target), allow_drift):
+            return []
         with self._locked():
             applied = self._prepare(allow_drift)
             steps = plan_to(self.migrations, applied, target)
@@ -248,6 +265,8 @@ class Migrator:
 
     def repair(self) -> list[Drift]:
         """Re-record the checksums of applied migrations whose files were edited."""
+        self.db.require_sound("repair its ledger")
+        self._check_ledger(allow_drift=True)
         with self._locked():
             self._adopt_if_legacy()
             with self.db.atomic():
@@ -288,8 +307,21 @@ class Migrator:
 
     def _prepare(self, allow_drift: bool) -> set[int]:
         self._adopt_if_legacy()
+        return self._check_ledger(allow_drift)
+
+    def _check_ledger(self, allow_drift: bool) -> set[int]:
+        """The applied versions; a DriftError for a ledger this memvault must not change."""
+        foreign = foreign_ledger(self.db)
+        if foreign is not None:
+            raise DriftError(foreign)
         rows = self.recorder.rows()
         drift = find_drift(self.migrations, rows)
+        newer = newer_than_known(drift)
+        if newer is not None:
+            raise DriftError(
+                f"database {self.db.url.display} was {newer.describe()}: upgrade memvault to "
+                "work on it; nothing was changed"
+            )
         if drift and not allow_drift:
             raise DriftError(
                 "; ".join(d.describe() for d in drift)
@@ -297,6 +329,15 @@ class Migrator:
                 "or pass --allow-drift)"
             )
         return {v for v, r in rows.items() if r.status == "applied"}
+
+    def _nothing_to_do(self, plan: Callable[[set[int]], list[Step]], allow_drift: bool) -> bool:
+        """Check the file and the ledger before the lock: a refusal, or an empty plan,
+        writes nothing."""
+        if not self.dry_run:
+            self.db.require_sound("change its schema")
+        if self.dry_run or adoption.needs_adoption(self.db):
+            return False
+        return not plan(self._check_ledger(allow_drift))
 
     def _adopt_if_legacy(self) -> adoption.Adoption | None:
         with self.db.atomic():
@@ -352,8 +393,10 @@ class Migrator:
         )
         self.listener(Event("step_start", migration=m, direction=direction))
         started = time.perf_counter()
+        guard: list[TransactionGuard] = []
         try:
-            with foreign_keys_for(self.db, m), self.db.atomic():
+            with foreign_keys_for(self.db, m), self.db.atomic(), self.db.guarded() as g:
+                guard.append(g)
                 baseline = None if m.foreign_keys else foreign_key_violations(self.db)
                 self.recorder.ensure()
                 row = self.recorder.get(m.version)
@@ -363,6 +406,7 @@ class Migrator:
                     self.listener(Event("step_skipped", migration=m, direction=direction))
                     return StepResult(m, direction, 0, skipped=True)
                 m.run(direction, ctx)
+                _raise_if_denied(g, m)  # the migration may have caught the refusal itself
                 if direction == "up":
                     problem = m.check(ctx)
                     if problem is not None:
@@ -382,9 +426,9 @@ class Migrator:
                     duration_ms=duration,
                     checksum=m.checksum,
                 )
-        except Exception as exc:
+        except (Exception, SystemExit, KeyboardInterrupt) as exc:
             duration = _ms_since(started)
-            message = _describe(exc)
+            message = _describe(exc, guard[0] if guard else None, m)
             self._record_failure(m, direction, duration, message)
             raise MigrationError(
                 f"migration {m.filename} failed ({direction}), nothing of it was kept: {message}",
@@ -425,10 +469,33 @@ class Migrator:
             pass  # the failure itself is still raised to the caller
 
 
-def _describe(exc: BaseException) -> str:
+def _raise_if_denied(guard: TransactionGuard, m: Migration) -> None:
+    """Fail the step when the guard refused a statement, even one the code caught."""
+    denial = guard.first
+    if denial is not None:
+        raise MigrationError(
+            f"{m.filename} ran a statement that does {denial.what}, which would end or escape "
+            f"the transaction memvault controls{denial.hint}",
+            m.version,
+        )
+
+
+def _describe(exc: BaseException, guard: TransactionGuard | None, m: Migration) -> str:
     """Our own errors already read as sentences; others get their type for context."""
+    if isinstance(exc, StatementRefusedError):
+        return str(refused(m, exc))
     if isinstance(exc, MemvaultError):
         return str(exc)
+    denial = guard.first if guard is not None else None
+    if denial is not None:  # refused on the raw connection, past the context's methods
+        return (
+            f"{m.filename} ran a statement that does {denial.what}, which would end or "
+            f"escape the transaction memvault controls{denial.hint}"
+        )
+    if isinstance(exc, SystemExit):
+        return f"the migration's code raised SystemExit({exc.code!r})"
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted (KeyboardInterrupt)"
     return f"{type(exc).__name__}: {exc}"
 
 

@@ -43,6 +43,10 @@ def load_migrations(folder: Path) -> list[Migration]:
     return [by_version[v] for v in sorted(by_version)]
 
 
+# SQLite's INTEGER is 64-bit signed: a larger version could not be recorded in the ledger.
+MAX_VERSION = 2**63 - 1
+
+
 def _is_candidate(path: Path) -> bool:
     if not path.is_file() or path.name.startswith((".", "_")):
         return False
@@ -60,6 +64,10 @@ def parse_filename(path: Path) -> tuple[int, str, str]:
     version = int(match.group("version"))
     if version < 1:
         raise MigrationLoadError(f"bad migration file name {path}: versions start at 1")
+    if version > MAX_VERSION:
+        raise MigrationLoadError(
+            f"bad migration file name {path}: version {version} is larger than {MAX_VERSION}"
+        )
     return version, match.group("name"), match.group("ext")
 
 
@@ -119,7 +127,7 @@ def _import(path: Path, version: int) -> ModuleType:
         raise MigrationLoadError(
             f"syntax error in migration {path}, line {exc.lineno}: {exc.msg}"
         ) from exc
-    except Exception as exc:
+    except (Exception, SystemExit, KeyboardInterrupt) as exc:
         raise MigrationLoadError(
             f"migration {path} failed to import: {type(exc).__name__}: {exc}"
         ) from exc

@@ -29,7 +29,7 @@ from pathlib import Path
 from types import TracebackType
 
 from memvault.db import Database
-from memvault.errors import LockError
+from memvault.errors import BusyError, LockError
 from memvault.timestamps import now_iso
 
 LOCK_TABLE = "schema_migrations_lock"
@@ -183,7 +183,9 @@ def _age(since: str) -> str | None:
     return f"{seconds // 86400}d"
 
 
-def _is_busy(exc: sqlite3.OperationalError) -> bool:
+def _is_busy(exc: sqlite3.OperationalError | BusyError) -> bool:
+    if isinstance(exc, BusyError):
+        return True
     text = str(exc).lower()
     return "locked" in text or "busy" in text
 
@@ -225,7 +227,7 @@ class MigrationLock:
             try:
                 with _busy_timeout(self.db, min(_ATTEMPT_BUSY_MS, max(0, int(remaining * 1000)))):
                     holder = self._try_acquire()
-            except sqlite3.OperationalError as exc:
+            except (sqlite3.OperationalError, BusyError) as exc:
                 if not _is_busy(exc):
                     raise
                 holder = current_holder(self.db, quiet=True) or waited_for
@@ -288,7 +290,7 @@ class MigrationLock:
                     if self.db.table_exists(LOCK_TABLE):
                         self.db.execute(f"DELETE FROM {LOCK_TABLE} WHERE token = ?", (self.token,))
                 break
-            except sqlite3.OperationalError as exc:
+            except (sqlite3.OperationalError, BusyError) as exc:
                 if not _is_busy(exc) or time.monotonic() >= deadline:
                     raise LockError(
                         f"could not release the migration lock on {self.db.url.display} ({exc});"

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from memvault.db import Database, Dialect
-from memvault.errors import MigrationError
+from memvault.errors import MigrationError, StatementRefusedError
 
 if TYPE_CHECKING:
     from memvault.migrations.rebuild import RebuildResult
@@ -19,19 +19,15 @@ Direction = Literal["up", "down"]
 StatementListener = Callable[[str, Sequence[Any]], None]
 MigrationFunc = Callable[["MigrationContext"], Any]
 
-# Statements that would end or escape the migration's transaction.
-_FORBIDDEN = re.compile(
-    r"^\s*(BEGIN|COMMIT|END|ROLLBACK|SAVEPOINT|RELEASE|VACUUM|ATTACH|DETACH)\b"
-    r"|^\s*PRAGMA\s+(\w+\.)?(foreign_keys|journal_mode|locking_mode)\b",
-    re.IGNORECASE,
-)
-
 
 class MigrationContext:
     """What a migration's up, down and verify functions receive.
 
     Every statement runs inside the migration's single transaction; nothing here
-    commits. Statements are reported to the listener (dry-run prints them).
+    commits: the executor runs the migration under SQLite's authorizer (Database.guarded),
+    which refuses any statement that would end, nest or escape that transaction, and each
+    method here turns such a refusal into a MigrationError naming the file and statement.
+    Statements are reported to the listener (dry-run prints them).
     """
 
     def __init__(
@@ -53,24 +49,35 @@ class MigrationContext:
 
     def execute(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> sqlite3.Cursor:
         """Run one statement inside the migration's transaction and return the cursor."""
-        self._check(sql)
         if self._listener is not None:
             self._listener(sql, params if isinstance(params, Sequence) else [params])
-        return self.db.execute(sql, params)
+        with self._refusals():
+            return self.db.execute(sql, params)
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
         """Run one statement for many parameter rows (reported once)."""
-        self._check(sql)
         if self._listener is not None:
             self._listener(sql, ["<many rows>"])
-        return self.db.executemany(sql, rows)
+        with self._refusals():
+            return self.db.executemany(sql, rows)
+
+    def executescript(self, script: str) -> None:
+        """Run several statements, split where SQLite says each is complete (unlike
+        sqlite3's executescript, this never commits first)."""
+        from memvault.migrations.sqlfile import split_statements
+
+        for statement in split_statements(script):
+            self.execute(statement)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         """Run a read-only query and return its rows (not reported as a change)."""
-        return self.db.query(sql, params)
+        with self._refusals():
+            return self.db.query(sql, params)
 
     def scalar(self, sql: str, params: Sequence[Any] = ()) -> Any:
-        return self.db.scalar(sql, params)
+        """The first column of the first row of a query, or None."""
+        with self._refusals():
+            return self.db.scalar(sql, params)
 
     def table_exists(self, name: str) -> bool:
         return self.db.table_exists(name)
@@ -113,24 +120,18 @@ class MigrationContext:
         if self._progress is not None:
             self._progress(done, total)
 
-    def _check(self, sql: str) -> None:
-        if _FORBIDDEN.match(_without_leading_comments(sql)):
-            first = sql.strip().split(None, 2)[:2]
-            hint = ""
-            if re.search(r"\bforeign_keys\b", sql, re.IGNORECASE):
-                hint = " (to run with foreign keys off, put `foreign_keys = False` in the file)"
-            raise MigrationError(
-                f"{self.migration.filename}: {' '.join(first)!r} is not allowed inside a "
-                f"migration: each migration runs in one transaction that memvault controls{hint}",
-                self.migration.version,
-            )
+    @contextmanager
+    def _refusals(self) -> Iterator[None]:
+        """Turn the authorizer's refusal of a statement into a MigrationError naming the file."""
+        try:
+            yield
+        except StatementRefusedError as exc:
+            raise refused(self.migration, exc) from exc
 
 
-def _without_leading_comments(sql: str) -> str:
-    lines = sql.lstrip().splitlines()
-    while lines and lines[0].lstrip().startswith("--"):
-        lines.pop(0)
-    return "\n".join(lines)
+def refused(migration: Migration, exc: StatementRefusedError) -> MigrationError:
+    """The MigrationError for a statement the transaction guard refused."""
+    return MigrationError(f"{migration.filename}: {exc}", migration.version)
 
 
 @dataclass

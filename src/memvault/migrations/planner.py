@@ -25,12 +25,14 @@ class Drift:
 
     version: int
     name: str
-    kind: Literal["modified", "missing"]
+    kind: Literal["modified", "missing", "newer"]
     recorded_checksum: str | None
     current_checksum: str | None
 
     def describe(self) -> str:
         label = f"{self.version:03d}_{self.name}"
+        if self.kind == "newer":
+            return f"migrated by a newer memvault (version {self.version} is unknown here)"
         if self.kind == "missing":
             return f"{label} is applied but its file is missing"
         return (
@@ -48,16 +50,23 @@ def current_version(applied: set[int]) -> int:
 def find_drift(migrations: Sequence[Migration], ledger: Mapping[int, LedgerRow]) -> list[Drift]:
     """Applied ledger rows whose file is missing or whose checksum differs."""
     by_version = {m.version: m for m in migrations}
+    newest = max(by_version, default=0)
     drift: list[Drift] = []
     for version, row in sorted(ledger.items()):
         if row.status != "applied":
             continue
         migration = by_version.get(version)
         if migration is None:
-            drift.append(Drift(version, row.name, "missing", row.checksum, None))
+            kind: Literal["missing", "newer"] = "newer" if version > newest else "missing"
+            drift.append(Drift(version, row.name, kind, row.checksum, None))
         elif row.checksum != migration.checksum:
             drift.append(Drift(version, row.name, "modified", row.checksum, migration.checksum))
     return drift
+
+
+def newer_than_known(drift: Sequence[Drift]) -> Drift | None:
+    """The first applied version beyond every known migration (a newer memvault's), if any."""
+    return next((d for d in drift if d.kind == "newer"), None)
 
 
 def check_target(migrations: Sequence[Migration], target: int) -> None:

@@ -85,6 +85,28 @@ class HistoryRow:
     error: str | None
 
 
+# The columns memvault reads; a `schema_migrations` table without them is another tool's.
+LEDGER_COLUMNS = ("version", "name", "applied_at", "checksum", "status")
+
+
+def foreign_ledger(db: Database) -> str | None:
+    """Why an existing `schema_migrations` table is not a ledger memvault can read, or None.
+
+    One small rule on purpose: a ledger written by another tool that memvault learns to
+    import (the TypeScript service's) is let through here.
+    """
+    if not db.table_exists(LEDGER):
+        return None
+    missing = [c for c in LEDGER_COLUMNS if not db.column_exists(LEDGER, c)]
+    if not missing:
+        return None
+    return (
+        f"database {db.url.display} has a {LEDGER} table from another application "
+        f"(no {', '.join(missing)} column): memvault cannot read it and changes nothing; "
+        "migrate it with the tool that wrote it, or use another database file"
+    )
+
+
 class Recorder:
     """Reads and writes the ledger. Writes must run inside the caller's transaction."""
 

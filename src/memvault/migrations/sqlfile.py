@@ -1,10 +1,18 @@
-"""Parse `.sql` migrations: sections and statements."""
+"""Parse `.sql` migrations: sections and statements.
+
+Statements are split where SQLite says a statement is complete
+(`sqlite3.complete_statement`), and SQLite decides which pieces are only comments
+(`memvault.db.guard.is_empty_statement`): memvault never reads SQL text itself.
+"""
 
 from __future__ import annotations
 
 import re
 import sqlite3
 
+from memvault.db.guard import is_empty_statement
+
+# The file format's own markers (comment lines memvault defines), not SQL.
 SECTION = re.compile(r"^\s*--\s*migrate:(\w+)\s*$", re.IGNORECASE | re.MULTILINE)
 SECTIONS = ("up", "down", "verify")
 
@@ -16,10 +24,8 @@ def split_sections(text: str, filename: str) -> dict[str, str]:
     """
     sections: dict[str, str] = {}
     matches = list(SECTION.finditer(text))
-    if matches and text[: matches[0].start()].strip():
-        preamble = _strip_comments(text[: matches[0].start()])
-        if preamble.strip():
-            raise ValueError(f"{filename}: SQL before the first '-- migrate:' section")
+    if matches and split_statements(text[: matches[0].start()]):
+        raise ValueError(f"{filename}: SQL before the first '-- migrate:' section")
     for i, match in enumerate(matches):
         name = match.group(1).lower()
         if name not in SECTIONS:
@@ -31,15 +37,12 @@ def split_sections(text: str, filename: str) -> dict[str, str]:
     return sections
 
 
-def _strip_comments(sql: str) -> str:
-    return "\n".join(line for line in sql.splitlines() if not line.strip().startswith("--"))
-
-
 def split_statements(sql: str) -> list[str]:
     """Split SQL text into complete statements, without a trailing semicolon.
 
     A semicolon ends a statement only where SQLite agrees the statement is complete, so
     semicolons inside strings, comments and trigger bodies (BEGIN ... END) stay put.
+    Pieces SQLite compiles to nothing (comments, blank lines) are left out.
     """
     statements: list[str] = []
     start = 0
@@ -47,12 +50,11 @@ def split_statements(sql: str) -> list[str]:
     while pos != -1:
         candidate = sql[start : pos + 1]
         if sqlite3.complete_statement(candidate):
-            stmt = candidate.strip()
-            if _strip_comments(stmt).strip().strip(";").strip():
-                statements.append(stmt[:-1].rstrip())
+            if not is_empty_statement(candidate):
+                statements.append(candidate.strip()[:-1].rstrip())
             start = pos + 1
         pos = sql.find(";", pos + 1)
     rest = sql[start:]
-    if _strip_comments(rest).strip():
+    if rest.strip() and not is_empty_statement(rest):
         statements.append(rest.strip())
     return statements

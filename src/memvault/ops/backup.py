@@ -26,7 +26,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from memvault.db import connect
-from memvault.errors import ConfigError, DatabaseError, ValidationError
+from memvault.errors import ConfigError, DatabaseError, DriftError, ValidationError
 from memvault.migrations.lock import LOCK_TABLE, MigrationLock
 
 PageProgress = Callable[[int, int], None]
@@ -237,8 +237,14 @@ class PreparedRestore:
         return moved
 
 
-def prepare_restore(candidate: Path, target: Path) -> PreparedRestore:
-    """Validate `candidate` and stage a copy of it next to `target`; change nothing else."""
+def prepare_restore(
+    candidate: Path, target: Path, *, newest_known: int | None = None
+) -> PreparedRestore:
+    """Validate `candidate` and stage a copy of it next to `target`; change nothing else.
+
+    With `newest_known` (this memvault's newest migration version), a backup whose ledger
+    is beyond it (migrated by a newer memvault) is refused.
+    """
     _require_database(candidate, "backup")
     if target.exists() and target.resolve() == candidate.resolve():
         raise ConfigError(f"{candidate} is the database itself: nothing to restore")
@@ -249,10 +255,21 @@ def prepare_restore(candidate: Path, target: Path) -> PreparedRestore:
         with _open(candidate, read_only=True) as src:
             _copy_snapshot(src, staged, None, PAGES_PER_STEP)
         info = inspect_backup(staged, shown_as=candidate)
+        _refuse_newer(candidate, info, newest_known)
     except BaseException:
         _remove(staged)
         raise
     return PreparedRestore(candidate, target, staged, info)
+
+
+def _refuse_newer(candidate: Path, info: BackupInfo, newest_known: int | None) -> None:
+    version = info.ledger_version
+    if newest_known is not None and version is not None and version > newest_known:
+        raise DriftError(
+            f"backup {candidate} was migrated by a newer memvault (version {version} is unknown "
+            f"here; this memvault knows up to {newest_known}): pass --allow-newer to restore it "
+            "anyway"
+        )
 
 
 def inspect_backup(path: Path, *, shown_as: Path | None = None) -> BackupInfo:

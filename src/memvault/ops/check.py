@@ -11,9 +11,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from memvault.db import Database, parse_url, snapshot
+from memvault.db import Database, connect, parse_url, snapshot
 from memvault.errors import DatabaseError
 from memvault.migrations import Migration, Migrator, VerifyResult, adoption
 from memvault.migrations.recorder import LedgerRow, Recorder, is_engine_table
@@ -153,24 +152,15 @@ def open_read_only(location: str) -> Database:
         raise DatabaseError("db check needs a database file, not :memory:")
     if not url.path.exists():
         raise DatabaseError(f"database {url.path} does not exist")
-    if url.path.is_dir():
-        raise DatabaseError(f"{url.path} is a directory, not a SQLite database file")
-    uri = Path(url.path).resolve().as_uri() + "?mode=ro"
-    try:
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.DatabaseError as exc:
-        raise DatabaseError(f"{url.path}: {exc}") from exc
-    return Database(conn, url)
+    return connect(url, create=False, read_only=True)
 
 
 def integrity_messages(db: Database) -> list[str]:
     """PRAGMA integrity_check: ["ok"], or what is broken."""
     try:
         rows = db.query(f"PRAGMA integrity_check({INTEGRITY_MESSAGES})")
-    except sqlite3.DatabaseError as exc:
-        return [f"integrity check could not run: {exc}"]
+    except (sqlite3.DatabaseError, DatabaseError) as exc:
+        return [f"integrity check could not run: {exc.__cause__ or exc}"]
     return [str(r[0]) for r in rows]
 
 

@@ -16,7 +16,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 
 from memvault.db import SQLITE, Database
-from memvault.errors import ConfigError, DatabaseError
+from memvault.errors import BusyError, ConfigError, DatabaseError
 from memvault.ops.inventory import SchemaInventory, take_inventory
 
 AUTO_VACUUM_MODES = {0: "NONE", 1: "FULL", 2: "INCREMENTAL"}
@@ -220,7 +220,7 @@ def _run_step(db: Database, planned: PlannedStep, *, done: int) -> StepReport:
                 rows = db.execute(planned.sql).fetchall()
         else:
             rows = db.execute(planned.sql).fetchall()
-    except sqlite3.OperationalError as exc:
+    except (sqlite3.OperationalError, BusyError) as exc:
         raise _busy_or_failed(db, planned, done, exc) from exc
     elapsed_ms = (time.perf_counter_ns() - started) / 1e6
     return StepReport(
@@ -237,11 +237,11 @@ def _note(planned: PlannedStep, rows: list[sqlite3.Row]) -> str | None:
 
 
 def _busy_or_failed(
-    db: Database, planned: PlannedStep, done: int, exc: sqlite3.OperationalError
+    db: Database, planned: PlannedStep, done: int, exc: sqlite3.OperationalError | BusyError
 ) -> DatabaseError:
     message = str(exc)
     finished = f"{done} earlier step(s) finished; nothing else was changed"
-    if "locked" in message or "busy" in message:
+    if isinstance(exc, BusyError) or "locked" in message or "busy" in message:
         return DatabaseError(
             f"{db.url.display} is busy (another connection holds a lock) during {planned.sql}; "
             f"{finished} — try again when it is idle"

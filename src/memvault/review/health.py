@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from memvault.db import Database
+from memvault.errors import DatabaseError
 from memvault.review.schema import Schema
 
 
@@ -118,8 +119,8 @@ def _check_fts(db: Database, name: str, content: str | None) -> FtsCheck:
     try:
         with db.probe():
             db.execute(f'INSERT INTO "{name}"("{name}", rank) VALUES (\'integrity-check\', 1)')
-    except sqlite3.DatabaseError as exc:
-        return FtsCheck(name, content, False, indexed, content_rows, str(exc))
+    except (sqlite3.DatabaseError, DatabaseError) as exc:  # ours wraps a damaged index
+        return FtsCheck(name, content, False, indexed, content_rows, str(exc.__cause__ or exc))
     return FtsCheck(name, content, True, indexed, content_rows)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from memvault.config import BUILTIN_MIGRATIONS, default_applied_by
 from memvault.db import Database, DatabaseURL, connect
-from memvault.errors import MigrationError
+from memvault.errors import ConfigError, MigrationError
 from memvault.migrations import Migrator, StepResult, load_migrations
 from memvault.store import queries as _queries  # noqa: F401  (registers the catalog)
 from memvault.store.columns import Clock
@@ -61,6 +61,7 @@ class MemoryStore:
         applied_by: str | None = None,
         lock_timeout: float = 60.0,
         vector_cache_mb: int = DEFAULT_VECTOR_CACHE_MB,
+        read_only: bool = False,
     ) -> MemoryStore:
         """Open (or, with migrate=True, create) a database and bring its schema up to date.
 
@@ -69,10 +70,20 @@ class MemoryStore:
         step migrates). A legacy database is adopted first, as `memvault migrate up` does.
         `vector_cache_mb` bounds the memory that similar() may keep for users' vectors
         between queries (0: read them from the database every time).
+
+        Opening takes the migration lock only when there is something to migrate. With
+        `read_only=True` (implies migrate=False) the store never writes: it works on a
+        read-only file or folder, never waits for an application's write transaction in
+        WAL mode, and leaves no new side files; a missing file is a DatabaseError.
         """
+        if location is None or (isinstance(location, str) and not location.strip()):
+            raise ConfigError(f"MemoryStore.open: no database location given ({location!r})")
         target = location if isinstance(location, DatabaseURL) else str(location)
-        db = connect(target, create=migrate)
+        migrate = migrate and not read_only
+        db = connect(target, create=migrate, read_only=read_only)
         try:
+            if not read_only:
+                db.require_sound("write to it")
             migrator = Migrator(
                 db,
                 load_migrations(migrations_dir or BUILTIN_MIGRATIONS),

@@ -17,7 +17,7 @@ from memvault.store.models import (
     validate_fields,
     validate_patch,
 )
-from memvault.store.runner import QueryRunner
+from memvault.store.runner import QueryRunner, check_count
 from memvault.store.search import fts_query
 from memvault.store.users import require_user
 
@@ -91,7 +91,7 @@ class EntityRepository:
         Any text is safe: it is reduced to words, each matched literally (see fts_query).
         """
         query = fts_query(text)
-        if query is None or limit <= 0:
+        if check_count("limit", limit) == 0 or query is None:
             return []
         rows = self._run.rows("entities.search", query=query, user_id=user_id, limit=limit)
         return [EntityHit(entity=entity_from_row(r), score=float(r["score"])) for r in rows]

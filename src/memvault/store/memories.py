@@ -38,7 +38,7 @@ from memvault.store.models import (
     validate_fields,
     validate_patch,
 )
-from memvault.store.runner import QueryRunner
+from memvault.store.runner import QueryRunner, check_count
 from memvault.store.search import (
     UnitVectors,
     VectorCache,
@@ -209,7 +209,7 @@ class MemoryRepository:
         """Full-text search (title, content, tags) of the user's non-archived memories,
         best BM25 match first. Any text is safe: it is reduced to words matched literally."""
         query = fts_query(text)
-        if query is None or limit <= 0:
+        if check_count("limit", limit) == 0 or query is None:
             return []
         rows = self._run.rows("memories.search", query=query, user_id=user_id, limit=limit)
         return [MemoryHit(memory=memory_from_row(r), score=float(r["score"])) for r in rows]
@@ -224,6 +224,7 @@ class MemoryRepository:
             query = as_query_vector(vector)
         except ValueError as exc:
             raise ValidationError(f"invalid query vector: {exc}") from None
+        check_count("limit", limit)
         return self._hits(user_id, self._unit_vectors(user_id, query.size).top_k(query, limit))
 
     def hybrid(

@@ -9,6 +9,8 @@ the record's `problems` list (left out of the JSON when empty).
 
 from __future__ import annotations
 
+import json
+import unicodedata
 from collections.abc import Mapping
 from enum import IntEnum, StrEnum
 from typing import Annotated, Any, TypeVar
@@ -253,14 +255,49 @@ class _Fields(_Model):
 
     model_config = ConfigDict(validate_assignment=True)
 
+    @field_validator("metadata", "relationships", check_fields=False)
+    @classmethod
+    def _json_only(cls, value: Any) -> Any:
+        return _check_json(value)
+
+    @field_validator("email", check_fields=False)
+    @classmethod
+    def _email_text(cls, value: str | None) -> str | None:
+        return None if value is None else _check_email(value)
+
 
 def _check_embedding(value: list[float] | None) -> list[float] | None:
     if value is None:
         return None
     if not value:
         raise ValueError("an embedding must hold at least one number")
-    if not np.isfinite(np.asarray(value, dtype=np.float64)).all():
+    values = np.asarray(value, dtype=np.float64)
+    if not np.isfinite(values).all():
         raise ValueError("an embedding must hold finite numbers only (no NaN or infinity)")
+    if (np.abs(values) > _FLOAT32_MAX).any():  # stored as float32: it would become infinity
+        raise ValueError(f"an embedding value is beyond float32's range (±{_FLOAT32_MAX:.3g})")
+    return value
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+
+
+def _check_json(value: Any) -> Any:
+    """JSON fields hold what JSON can: no NaN or Infinity, no Python-only objects."""
+    try:
+        json.dumps(value, allow_nan=False)
+    except ValueError:
+        raise ValueError("must be JSON: NaN and Infinity are not allowed") from None
+    except (TypeError, RecursionError) as exc:
+        raise ValueError(f"must be JSON ({exc})") from None
+    return value
+
+
+def _check_email(value: str) -> str:
+    """No NUL or other control character in an address."""
+    bad = next((c for c in value if unicodedata.category(c) == "Cc"), None)
+    if bad is not None:
+        raise ValueError(f"must not contain control characters (found {bad!r})")
     return value
 
 

@@ -87,6 +87,13 @@ register(
     "One account by email (unique).",
 )
 register(
+    "users.ids_by_email_nocase",
+    "SELECT id FROM users WHERE email = :email COLLATE NOCASE",
+    {"email": "ADA@example.com"},
+    "Accounts whose email equals this one ignoring case (uniqueness check on create/update; "
+    "a scan of users, which are few).",
+)
+register(
     "users.get_by_api_key_hash",
     f"SELECT {USER_COLUMNS} FROM users WHERE api_key_hash = :api_key_hash AND is_active = 1",
     {"api_key_hash": "0" * 64},

@@ -31,7 +31,8 @@ def fts_query(text: str) -> str | None:
 
 def as_query_vector(vector: Sequence[float] | np.ndarray) -> np.ndarray:
     """A query vector as float32; ValueError when it is empty, not 1-D or not finite."""
-    arr = np.asarray(vector, dtype=np.float32)
+    with np.errstate(over="ignore"):  # beyond float32 becomes inf, refused just below
+        arr = np.asarray(vector, dtype=np.float32)
     if arr.ndim != 1 or arr.size == 0:
         raise ValueError(f"a query vector must be a non-empty list of numbers (shape {arr.shape})")
     if not np.all(np.isfinite(arr)):

@@ -20,6 +20,8 @@ from memvault.store.models import User, UserFields, validate_fields, validate_pa
 from memvault.store.runner import QueryRunner
 
 API_KEY_PREFIX = "mv_"
+# A key a user brings must be at least this long (generated ones have 46 characters).
+MIN_API_KEY_LENGTH = 24
 
 
 def hash_api_key(api_key: str) -> str:
@@ -73,8 +75,11 @@ class UserRepository:
         """
         data = validate_fields(UserFields, "user", {"email": email, **fields})
         key = api_key if api_key is not None else new_api_key()
-        if not key.strip():
-            raise ValidationError("invalid user: api_key is empty")
+        if len(key.strip()) < MIN_API_KEY_LENGTH:
+            raise ValidationError(
+                f"invalid user: api_key must be at least {MIN_API_KEY_LENGTH} characters "
+                f"(got {len(key.strip())})"
+            )
         now = self._clock.now()
         values = {
             "id": user_id or str(uuid.uuid4()),
@@ -148,8 +153,9 @@ class UserRepository:
             return self._run.execute("users.delete", user_id=user_id) > 0
 
     def _check_email_free(self, email: str, user_id: str | None) -> None:
-        other = self._run.one("users.get_by_email", email=email)
-        if other is not None and other["id"] != user_id:
+        """Emails are unique ignoring case (stored legacy rows are left as they are)."""
+        others = self._run.rows("users.ids_by_email_nocase", email=email)
+        if any(row["id"] != user_id for row in others):
             raise ValidationError(f"invalid user: email {email!r} is already in use")
 
 
