@@ -267,6 +267,7 @@ def test_recency_listing_orders_both_formats_by_instant_from_an_index(tmp_path: 
 def test_memory_list_order_option(tmp_path: Path, run: Callable[..., Result]) -> None:
     path = v135_file(tmp_path, "field")
     user = rows(path, "users")[0][0]
+    ok(run, path, "migrate", "up")  # read commands never migrate (they open read-only)
     out = ok(run, path, "memory", "list", "-u", user, "--order", "importance", "--json")
     importance = [m["importance"] for m in json.loads(out.stdout)]
     assert importance == sorted(importance, reverse=True) and importance[0] == 1.0

@@ -271,8 +271,9 @@ def fts_problems(
             q = copy.dialect.quote(name)
             try:
                 copy.execute(f"INSERT INTO {q}({q}, rank) VALUES ('integrity-check', 1)")
-            except sqlite3.DatabaseError as exc:
-                found.append(FtsProblem(name, str(exc), repair))
+            except (sqlite3.DatabaseError, DatabaseError) as exc:
+                # The adapter reports SQLITE_CORRUPT as a damaged file; here it is the index.
+                found.append(FtsProblem(name, str(exc.__cause__ or exc), repair))
         return found
     finally:
         copy.close()

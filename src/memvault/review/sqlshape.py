@@ -79,7 +79,7 @@ def parse_shape(
     if order is not None:
         shape.order_by, shape.unplain_order = _sort_terms(order.expressions, shape, lower_cols)
         shape.order_expressions = [
-            node.sql(dialect="sqlite")
+            node.sql(dialect="sqlite", normalize_functions=False)
             for node in (t.this if isinstance(t, exp.Ordered) else t for t in order.expressions)
             if not isinstance(node, exp.Column)
         ]
