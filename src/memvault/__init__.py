@@ -79,6 +79,7 @@ def _version() -> str:
     except PackageNotFoundError:  # running from a source tree without installing
         return "0.0.0"
 
+
 __all__ = [
     "ApiProvider",
     "ApiUsage",

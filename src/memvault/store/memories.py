@@ -33,6 +33,7 @@ from memvault.store.models import (
     MemoryFields,
     MemoryHit,
     MemoryType,
+    construct_record,
     field_values,
     validate_fields,
     validate_patch,
@@ -51,24 +52,33 @@ HYBRID_CANDIDATES = 50
 DEFAULT_VECTOR_CACHE = 256 * 1024 * 1024
 
 
-def memory_from_row(row: sqlite3.Row) -> Memory:
-    """A trusted memories row as a record; broken legacy values are kept and noted."""
+_BOOLS = {0: False, 1: True}
+
+
+def memory_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Memory:
+    """A trusted memories row (MEMORY_COLUMNS, in order) as a record; broken legacy values
+    are kept and noted. The listing's hot path: one unpack, no per-field validation."""
+    (id_, user_id, title, content, memory_type, importance, tags, entity_ids, embedding,
+     metadata, is_archived, created_at, updated_at) = row[:13]  # fmt: skip
     problems: builtins.list[str] = []
-    return Memory.model_construct(
-        id=row["id"],
-        user_id=row["user_id"],
-        title=row["title"],
-        content=row["content"],
-        memory_type=load_enum(row["memory_type"], MemoryType, "memory_type", problems),
-        importance=row["importance"],
-        tags=load_list(row["tags"], "tags", problems),
-        entity_ids=load_list(row["entity_ids"], "entity_ids", problems),
-        embedding=load_embedding(row["embedding"], problems),
-        metadata=load_json(row["metadata"], "metadata", problems),
-        is_archived=load_bool(row["is_archived"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        problems=problems,
+    return construct_record(
+        Memory,
+        {
+            "problems": problems,
+            "id": id_,
+            "user_id": user_id,
+            "title": title,
+            "content": content,
+            "memory_type": load_enum(memory_type, MemoryType, "memory_type", problems),
+            "importance": importance,
+            "tags": load_list(tags, "tags", problems),
+            "entity_ids": load_list(entity_ids, "entity_ids", problems),
+            "embedding": load_embedding(embedding, problems),
+            "metadata": load_json(metadata, "metadata", problems),
+            "is_archived": _BOOLS[is_archived] if is_archived in _BOOLS else load_bool(is_archived),
+            "created_at": created_at,
+            "updated_at": updated_at,
+        },
     )
 
 

@@ -235,6 +235,22 @@ class EntityHit(_Model):
     score: float
 
 
+R = TypeVar("R", bound=BaseModel)
+_new_object = object.__new__
+_set_slot = object.__setattr__
+
+
+def construct_record(model: type[R], values: dict[str, Any]) -> R:
+    """A record from trusted, complete values (every field given): what `model_construct`
+    makes, without its per-field default and alias handling (a listing's hot path)."""
+    record = _new_object(model)
+    _set_slot(record, "__dict__", values)
+    _set_slot(record, "__pydantic_fields_set__", set(values))
+    _set_slot(record, "__pydantic_extra__", None)
+    _set_slot(record, "__pydantic_private__", None)
+    return record
+
+
 # -- what writes accept ---------------------------------------------------------------------
 class _Fields(_Model):
     """Validated input for a write; assignment is validated too, so patches are checked."""

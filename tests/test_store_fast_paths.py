@@ -1,0 +1,68 @@
+"""The listing's fast paths build the same records as the slow ones, broken rows included."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from memvault.store.columns import load_embedding, load_json, load_list
+from memvault.store.memories import memory_from_row
+from memvault.store.models import Memory, MemoryType
+
+ROW = (7, "u", "T", "C", "LEARNED", 3, '["a","b"]', "[1,2]", None, '{"k":[1,{"x":null}]}', 0,
+       "2025-10-06T12:00:00.000Z", "2025-10-06T12:00:01.000Z")  # fmt: skip
+
+
+def slow(row: tuple[Any, ...]) -> Memory:
+    """The record as model_construct builds it from already-decoded values."""
+    problems: list[str] = []
+    return Memory.model_construct(
+        id=row[0], user_id=row[1], title=row[2], content=row[3],
+        memory_type=MemoryType(row[4]), importance=row[5], tags=json.loads(row[6]),
+        entity_ids=json.loads(row[7]), embedding=None, metadata=json.loads(row[9]),
+        is_archived=bool(row[10]), created_at=row[11], updated_at=row[12], problems=problems,
+    )  # fmt: skip
+
+
+def test_fast_record_equals_model_construct() -> None:
+    fast, reference = memory_from_row(ROW), slow(ROW)
+    assert fast == reference
+    assert fast.model_fields_set == reference.model_fields_set
+    assert fast.model_dump(mode="json", by_alias=True) == reference.model_dump(
+        mode="json", by_alias=True
+    )
+    fast.title = "changed"  # a record is an ordinary model afterwards
+    assert fast.title == "changed" and reference.title == "T"
+
+
+def test_broken_legacy_values_still_load_with_problems() -> None:
+    row = (*ROW[:4], "nonsense", 2, "[not json", '{"a":1}', b"abc", "{oops", "true", *ROW[11:])
+    memory = memory_from_row(row)
+    assert memory.memory_type == "nonsense" and memory.tags == "[not json"
+    assert memory.entity_ids == '{"a":1}' and memory.metadata == "{oops"
+    assert memory.embedding is None and memory.is_archived is True
+    assert len(memory.problems) == 5, memory.problems
+    assert "problems" in memory.model_dump(by_alias=True)
+
+
+def test_json_python_reads_but_orjson_refuses_reads_as_before() -> None:
+    problems: list[str] = []
+    value = load_json('{"v": NaN, "w": -Infinity}', "metadata", problems)
+    assert np.isnan(value["v"]) and value["w"] == float("-inf")
+    assert problems == []
+
+
+def test_integers_beyond_64_bits_read_as_the_nearest_double() -> None:
+    """As JavaScript (the legacy writer, whose numbers are all doubles) reads them."""
+    assert load_list("[" + "9" * 30 + "]", "tags", []) == [1e30]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.floats(width=32, allow_nan=False, allow_infinity=False), min_size=1))
+def test_blob_embedding_reads_as_its_float32_values(values: list[float]) -> None:
+    blob = np.asarray(values, dtype="<f4").tobytes()
+    assert load_embedding(blob, []) == np.frombuffer(blob, dtype="<f4").tolist()
