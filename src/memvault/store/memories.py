@@ -21,6 +21,7 @@ from memvault.store.columns import (
     Clock,
     decode_embedding,
     dump_json,
+    dump_list,
     load_bool,
     load_embedding,
     load_enum,
@@ -85,9 +86,11 @@ def memory_from_row(row: sqlite3.Row | tuple[Any, ...]) -> Memory:
 def storable(fields: Mapping[str, Any]) -> dict[str, Any]:
     """Validated memory fields as column values: JSON text, a float32 BLOB, 0/1."""
     values = dict(fields)
-    for column in ("tags", "entity_ids", "metadata"):
+    for column in ("tags", "entity_ids"):  # validated lists of str / int
         if column in values:
-            values[column] = dump_json(values[column])
+            values[column] = dump_list(values[column])
+    if "metadata" in values:
+        values["metadata"] = dump_json(values["metadata"])
     if "embedding" in values:
         values["embedding"] = embedding_codec.encode(values["embedding"])
     if "memory_type" in values:
@@ -251,28 +254,30 @@ class MemoryRepository:
         self._vectors.put(key, version, vectors)
         return vectors
 
-    def _embeddings(self, user_id: str, dimension: int) -> tuple[builtins.list[int], np.ndarray]:
+    def _embeddings(self, user_id: str, dimension: int) -> tuple[np.ndarray, np.ndarray]:
         """Ids and a (n, dimension) float32 matrix of the user's candidate embeddings."""
-        blob_ids: builtins.list[int] = []
-        blobs: builtins.list[bytes] = []
-        other_ids: builtins.list[int] = []
-        others: builtins.list[np.ndarray] = []
+        rows = self._run.rows("memories.similar_candidates", user_id=user_id)
         size = dimension * embedding_codec.DTYPE.itemsize
-        with self._run.iterate("memories.similar_candidates", user_id=user_id) as rows:
-            for memory_id, raw in rows:
-                if isinstance(raw, bytes) and len(raw) == size:
-                    blob_ids.append(memory_id)
-                    blobs.append(raw)
-                elif not isinstance(raw, bytes):  # legacy JSON text
-                    vector = decode_embedding(raw)
-                    if vector is not None and vector.size == dimension:
-                        other_ids.append(memory_id)
-                        others.append(vector)
-        matrix = np.frombuffer(b"".join(blobs), dtype=embedding_codec.DTYPE)
-        matrix = matrix.reshape(len(blobs), dimension)
-        if others:
-            matrix = np.vstack([matrix, np.stack(others)])
-        return blob_ids + other_ids, matrix
+        blobs = [raw for _id, raw in rows]
+        if all(type(raw) is bytes and len(raw) == size for raw in blobs):  # the usual case
+            ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+            matrix = np.frombuffer(b"".join(blobs), dtype=embedding_codec.DTYPE)
+            return ids, matrix.reshape(len(rows), dimension)
+        return self._mixed_embeddings(rows, dimension)
+
+    def _mixed_embeddings(
+        self, rows: builtins.list[sqlite3.Row], dimension: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Blobs of other sizes skipped; legacy JSON text decoded (its size must match too)."""
+        ids: builtins.list[int] = []
+        vectors: builtins.list[np.ndarray] = []
+        for memory_id, raw in rows:
+            vector = decode_embedding(raw)
+            if vector is not None and vector.size == dimension:
+                ids.append(memory_id)
+                vectors.append(vector)
+        matrix = np.stack(vectors) if vectors else np.zeros((0, dimension), embedding_codec.DTYPE)
+        return np.asarray(ids, dtype=np.int64), matrix
 
     def _hits(
         self, user_id: str, ranked: builtins.list[tuple[int, float]]
