@@ -20,8 +20,8 @@ from memvault.ops.benchdata import SIZES
     type=click.Choice(["small", "medium", "large", "tiny"]),
     default="small",
     show_default=True,
-    help="Dataset size: small runs in under a minute; medium and large take longer; "
-    "tiny is for tests.",
+    help="Dataset size: small runs in a few minutes, medium longer; large is the tenant "
+    "section alone at 1M memories over 1,000 tenants (~15 min to build here); tiny is for tests.",
 )
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Data seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
@@ -44,6 +44,50 @@ def bench(size: str, seed: int, as_json: bool) -> None:
 
 
 def _print(report: dict[str, Any]) -> None:
+    if "dataset" in report:
+        _print_stages(report)
+    if "tenants" in report:
+        _print_tenants(report["tenants"])
+    out = console()
+    out.print(f"Total {report['seconds']} s on {report['environment']['cpus']} CPUs.")
+
+
+def _print_tenants(t: dict[str, Any]) -> None:
+    out = console()
+    words = ", ".join(
+        f"{label} {w['word']!r} in {w['share']:.2%} of memories" for label, w in t["words"].items()
+    )
+    out.print(
+        f"Tenants: {t['memories']:,} memories over {t['tenants']:,} tenants (one 50%, one 1%, "
+        f"the rest 49%), {t['words_per_memory']} words each from a {t['vocabulary']:,}-word "
+        f"Zipf vocabulary, {t['dim']}-d embeddings; built in {t['build_seconds']} s "
+        f"({t['file_bytes'] / 1_048_576:,.0f} MiB). Words: {words}."
+    )
+    if not t["recency_list_api"]:
+        out.print("Recency list: the store has no list(order=...) on this branch: SQL only.")
+    for label, entry in t["classes"].items():
+        table = Table(
+            title=f"{label} tenant ({entry['memories_of_first']:,} memories; "
+            f"{entry['tenants_timed']} tenant(s) in turn), ms",
+            title_justify="left",
+        )
+        for col in ("operation", "variant", "n", "p50", "p95", "p99", "memvault ÷ it p50 (p95)"):
+            table.add_column(col, justify="left" if col in ("operation", "variant") else "right")
+        for name, variants in entry.items():
+            if not isinstance(variants, dict):
+                continue
+            for variant, timing in variants.items():
+                if variant.startswith("memvault_over_"):
+                    continue
+                ratio = variants.get(f"memvault_over_{variant}")
+                table.add_row(
+                    name, variant, str(timing["n"]), _ms(timing["p50_ms"]),
+                    _ms(timing["p95_ms"]), _ms(timing["p99_ms"]), _pair(ratio),
+                )  # fmt: skip
+        out.print(table)
+
+
+def _print_stages(report: dict[str, Any]) -> None:
     out = console()
     d = report["dataset"]
     out.print(
@@ -59,7 +103,6 @@ def _print(report: dict[str, Any]) -> None:
     _print_create_many(report)
     steps = ", ".join(f"{m['version']:03d} {m['duration_ms']} ms" for m in report["migrations"])
     out.print(f"Migrations applied during the run: {steps}.")
-    out.print(f"Total {report['seconds']} s on {report['environment']['cpus']} CPUs.")
 
 
 def _ms(value: float) -> str:

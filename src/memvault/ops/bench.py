@@ -35,6 +35,7 @@ import numpy as np
 from memvault.config import BUILTIN_MIGRATIONS
 from memvault.db import Database, connect
 from memvault.migrations import Migrator, load_migrations
+from memvault.ops.bench_tenants import TenantShape, run_tenant_bench
 from memvault.ops.benchdata import (
     SEARCH_TERM_POSITIONS,
     BenchSize,
@@ -133,6 +134,21 @@ class _Bench:
         self.progress(f"[{time.perf_counter() - self.started:6.1f} s] {message}")
 
     def run(self) -> dict[str, Any]:
+        report: dict[str, Any] = {
+            "size": self.size.name,
+            "seed": self.seed,
+            "environment": _environment(),
+        }
+        if self.size.legacy_stages:
+            report |= self._legacy_stages()
+        else:
+            self.db.close()
+        if self.size.tenants is not None:
+            shape = TenantShape(*self.size.tenants)
+            report["tenants"] = run_tenant_bench(self.folder, shape, self.seed, self.say)
+        return report
+
+    def _legacy_stages(self) -> dict[str, Any]:
         try:
             dataset = self._build()
             migrations = self._migrate_in_stages()
@@ -145,10 +161,7 @@ class _Bench:
                 stage.close()
             self.db.close()
         return {
-            "size": self.size.name,
-            "seed": self.seed,
             "dataset": dataset,
-            "environment": _environment(),
             "migrations": migrations,
             "queries": queries,
             "search_fts_vs_like": {**_fts_vs_like(queries), "by_term": by_term},
