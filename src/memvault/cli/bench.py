@@ -14,7 +14,7 @@ from memvault.ops.bench import DEFAULT_SEED, iter_rows, run_bench
 from memvault.ops.benchdata import SIZES
 
 
-@cli.command()
+@cli.group(invoke_without_command=True)
 @click.option(
     "--size",
     type=click.Choice(["small", "medium", "large", "tiny"]),
@@ -25,13 +25,19 @@ from memvault.ops.benchdata import SIZES
 )
 @click.option("--seed", type=int, default=DEFAULT_SEED, show_default=True, help="Data seed.")
 @click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
-def bench(size: str, seed: int, as_json: bool) -> None:
-    """Time listing, search, similar() and create_many against raw sqlite3.
+@click.pass_context
+def bench(ctx: click.Context, size: str, seed: int, as_json: bool) -> None:
+    """Time the store against raw sqlite3; `bench migrations` and `bench review` time the
+    migrations and the schema review's findings.
 
-    Builds a seeded dataset in a temporary file at the legacy schema (version 1), times the
-    queries, applies the migrations and times them again. Reports p50/p95/p99, before ÷
-    after, and memvault ÷ raw for the same SQL. The -d/--database option is not used.
+    Without a subcommand: builds a seeded dataset in a temporary file at the legacy schema
+    (version 1), times the queries, applies the migrations and times them again; then the
+    tenant section (one tenant 50%, one 1%, the rest 49%) per tenant size. Reports
+    p50/p95/p99, before ÷ after, and memvault ÷ raw for the same SQL, all in one run. The
+    -d/--database option is not used.
     """
+    if ctx.invoked_subcommand is not None:
+        return
     report = run_bench(SIZES[size], seed=seed, progress=info)
     seed_arg = [] if seed == DEFAULT_SEED else ["--seed", str(seed)]
     report["command"] = shlex.join(
@@ -193,3 +199,33 @@ def _print_create_many(report: dict[str, Any]) -> None:
             f"{c['memvault_over_raw']}x); batch p50 {_ms(c['memvault']['batch']['p50_ms'])} ms "
             f"vs {_ms(c['raw']['batch']['p50_ms'])} ms."
         )
+
+
+_PASS_THROUGH = {"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []}
+
+
+@bench.command(context_settings=_PASS_THROUGH)
+@click.argument("options", nargs=-1, type=click.UNPROCESSED)
+def migrations(options: tuple[str, ...]) -> None:
+    """Migrations 003 and 004 on a v1.3.5-shaped file (see --help of this subcommand)."""
+    from memvault.ops.bench_migrations import main
+
+    _run_argparse(main, options)
+
+
+@bench.command(context_settings=_PASS_THROUGH)
+@click.argument("options", nargs=-1, type=click.UNPROCESSED)
+def review(options: tuple[str, ...]) -> None:
+    """What the schema review's index findings are worth, and the seed's claimed figures."""
+    from memvault.ops.bench_review import main
+
+    _run_argparse(main, options)
+
+
+def _run_argparse(main: Any, options: tuple[str, ...]) -> None:
+    """Run a report whose options argparse reads; its usage errors exit 2 as ours do."""
+    try:
+        main(list(options))
+    except SystemExit as exc:
+        if exc.code not in (0, None):
+            raise click.exceptions.Exit(2) from None
