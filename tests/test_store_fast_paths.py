@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from memvault import MemoryStore, ValidationError
+from memvault.store import queries
 from memvault.store.columns import dump_json, dump_list, load_embedding, load_json, load_list
 from memvault.store.memories import memory_from_row
-from memvault.store.models import Memory, MemoryFields, MemoryType, validate_fields
+from memvault.store.models import Entity, Memory, MemoryFields, MemoryType, validate_fields
 
 ROW = (7, "u", "T", "C", "LEARNED", 3, '["a","b"]', "[1,2]", None, '{"k":[1,{"x":null}]}', 0,
        "2025-10-06T12:00:00.000Z", "2025-10-06T12:00:01.000Z")  # fmt: skip
@@ -136,3 +137,14 @@ def test_stored_embedding_is_float32_of_the_numbers(
 @given(st.lists(st.text()) | st.lists(st.integers(-(2**63), 2**63 - 1)))
 def test_lists_are_written_as_the_same_json_text(value: list[Any]) -> None:
     assert dump_list(value) == dump_json(value)
+
+
+@pytest.mark.parametrize(
+    ("model", "columns"), [(Memory, "MEMORY_COLUMNS"), (Entity, "ENTITY_COLUMNS")]
+)
+def test_fast_built_records_get_every_field_from_the_selected_columns(
+    model: type[Any], columns: str
+) -> None:
+    """construct_record fills no defaults: the SELECT must name every field but problems."""
+    selected = [c.strip() for c in getattr(queries, columns).split(",")]
+    assert set(model.model_fields) - {"problems"} == set(selected)
