@@ -256,17 +256,20 @@ class MemoryRepository:
 
     def _embeddings(self, user_id: str, dimension: int) -> tuple[np.ndarray, np.ndarray]:
         """Ids and a (n, dimension) float32 matrix of the user's candidate embeddings."""
-        rows = self._run.rows("memories.similar_candidates", user_id=user_id)
+        rows = self._run.tuples("memories.similar_candidates", user_id=user_id)
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros((0, dimension), embedding_codec.DTYPE)
         size = dimension * embedding_codec.DTYPE.itemsize
-        blobs = [raw for _id, raw in rows]
-        if all(type(raw) is bytes and len(raw) == size for raw in blobs):  # the usual case
-            ids = np.fromiter((row[0] for row in rows), dtype=np.int64, count=len(rows))
+        # Column-wise in C (zip, map, set): no Python bytecode per row on the usual path.
+        id_column, blobs = zip(*rows, strict=True)
+        if set(map(type, blobs)) == {bytes} and set(map(len, blobs)) == {size}:
+            ids = np.array(id_column, dtype=np.int64)
             matrix = np.frombuffer(b"".join(blobs), dtype=embedding_codec.DTYPE)
             return ids, matrix.reshape(len(rows), dimension)
         return self._mixed_embeddings(rows, dimension)
 
     def _mixed_embeddings(
-        self, rows: builtins.list[sqlite3.Row], dimension: int
+        self, rows: builtins.list[tuple[Any, ...]], dimension: int
     ) -> tuple[np.ndarray, np.ndarray]:
         """Blobs of other sizes skipped; legacy JSON text decoded (its size must match too)."""
         ids: builtins.list[int] = []
