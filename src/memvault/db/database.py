@@ -65,9 +65,9 @@ class Database:
     def query_tuples(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         """Run a SELECT and return all its rows as plain tuples (no sqlite3.Row per row:
         ~20% of fetching many small rows)."""
-        cursor = self.conn.cursor()
-        cursor.row_factory = None
-        rows: list[tuple[Any, ...]] = cursor.execute(sql, params).fetchall()
+        cursor = self.conn.execute(sql, params)
+        cursor.row_factory = None  # rows are made when fetched: this still applies
+        rows: list[tuple[Any, ...]] = cursor.fetchall()
         return rows
 
     def scalar(self, sql: str, params: Params = ()) -> Any:
