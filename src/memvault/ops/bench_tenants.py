@@ -28,8 +28,9 @@ from memvault.config import BUILTIN_MIGRATIONS
 from memvault.db import connect
 from memvault.migrations import Migrator, load_migrations
 from memvault.ops.benchdata import MS_PER_YEAR, YEAR_START, pseudo_words, zipf_weights
-from memvault.ops.measure import Timing, ratio, time_interleaved
+from memvault.ops.measure import ratio, time_interleaved
 from memvault.store import MemoryStore, catalog
+from memvault.store.queries import MEMORY_COLUMNS
 from memvault.store.search import fts_query
 
 VOCABULARY = 5000
@@ -46,8 +47,7 @@ SEED_LIKE_SEARCH = (
 # The recency listing (issue 8 adds memories.list(order="updated") to the store; until it is
 # there, the SQL is measured alone).
 RECENCY_SQL = (
-    f"SELECT {catalog.sql('memories.get').split(' FROM ')[0].removeprefix('SELECT ')} "
-    "FROM memories WHERE user_id = :user_id AND is_archived = 0 "
+    f"SELECT {MEMORY_COLUMNS} FROM memories WHERE user_id = :user_id AND is_archived = 0 "
     "ORDER BY updated_at DESC LIMIT :limit OFFSET :offset"
 )
 INSERT_SQL = (
@@ -374,6 +374,3 @@ def _ratios(numerator: dict[str, Any], denominator: dict[str, Any]) -> dict[str,
         value = ratio(numerator[f"{q}_ms"], denominator[f"{q}_ms"])
         out[q] = None if value is None else round(value, 3)
     return out
-
-
-__all__ = ["TenantShape", "Timing", "run_tenant_bench"]
