@@ -55,7 +55,7 @@ def test_validation_errors_are_one_line_and_name_the_field() -> None:
     for bad, expected in (
         ({**good, "importance": "high"}, "importance: Input should be a valid number"),
         ({**good, "tags": "x"}, "tags: Input should be a valid list"),
-        ({**good, "embedding": [1, "a"]}, "embedding.1:"),
+        ({**good, "embedding": [1, "a"]}, "embedding: Value error, element 1 is not a number"),
         ({"content": "c", "memory_type": "MEMORY"}, "title is required"),
     ):
         with pytest.raises(ValidationError) as exc:

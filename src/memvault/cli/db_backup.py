@@ -6,25 +6,19 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn
 
 from memvault.cli.app import AppContext, lock_timeout_option
 from memvault.cli.db import db
 from memvault.cli.output import emit_json, info
 from memvault.db import parse_url
 from memvault.errors import ConfigError
-from memvault.migrations import load_migrations
-from memvault.ops.backup import (
-    BackupResult,
-    PageProgress,
-    backup_database,
-    default_backup_path,
-    prepare_restore,
-)
+
+if TYPE_CHECKING:
+    from memvault.ops.backup import BackupResult, PageProgress
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -45,6 +39,8 @@ def _page_bar(label: str, *, quiet: bool) -> Iterator[PageProgress | None]:
     if quiet or not stderr.is_terminal:
         yield None
         return
+    from rich.progress import BarColumn, Progress, TextColumn
+
     with Progress(
         TextColumn(f"  {label}"),
         BarColumn(),
@@ -67,6 +63,8 @@ def backup_before_change(app: AppContext) -> Path | None:
         info(f"No backup taken: {path} does not exist yet.")
         return None
     with _page_bar("backing up", quiet=False) as progress:
+        from memvault.ops.backup import backup_database, default_backup_path
+
         result = backup_database(path, default_backup_path(path), progress=progress)
     info(f"Backup of {path} written to {result.path} ({_size(result.bytes)}).")
     return result.path
@@ -85,6 +83,8 @@ def backup_command(app: AppContext, path: str, as_json: bool) -> None:
     """
     source = _database_file(app, must_exist=True)
     with _page_bar("backing up", quiet=as_json) as progress:
+        from memvault.ops.backup import backup_database
+
         result = backup_database(
             source, Path(path), progress=progress, folder=path.endswith(("/", os.sep))
         )
@@ -127,6 +127,9 @@ def restore_command(
     The database being replaced is kept aside as <db>.replaced-<timestamp>.
     """
     target = _database_file(app, must_exist=False)
+    from memvault.migrations import load_migrations
+    from memvault.ops.backup import prepare_restore
+
     newest = max((m.version for m in load_migrations(app.settings.migrations_dir)), default=0)
     prepared = prepare_restore(path, target, newest_known=None if allow_newer else newest)
     try:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from memvault.migrations import Event
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 def console() -> Console:
@@ -80,6 +82,8 @@ class MigrationReporter:
         if self.quiet or event.total <= 0:
             return
         if self._progress is None:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
             self._progress = Progress(
                 TextColumn("  {task.description}"),
                 BarColumn(),

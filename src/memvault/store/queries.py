@@ -188,10 +188,13 @@ register(
     {"id": 1, "user_id": USER_ID},
     "Delete one of a user's entities.",
 )
+# Lookups by a list of ids: json_each drives the join (CROSS JOIN keeps it outermost) so
+# each id is one rowid search; `id IN (...) AND user_id = ?` let the planner walk the
+# user's index instead, reading every row the user owns.
 register(
     "entities.owned_ids",
-    "SELECT id FROM entities WHERE user_id = :user_id "
-    "AND id IN (SELECT value FROM json_each(:ids))",
+    "SELECT e.id FROM json_each(:ids) AS wanted CROSS JOIN entities AS e "
+    "ON e.id = wanted.value WHERE e.user_id = :user_id",
     {"user_id": USER_ID, "ids": "[1, 2]"},
     "Which of the given entity ids belong to the user (memories may only link to those).",
 )
@@ -236,10 +239,10 @@ register(
 )
 register(
     "memories.get_many",
-    f"SELECT {MEMORY_COLUMNS} FROM memories WHERE user_id = :user_id "
-    "AND id IN (SELECT value FROM json_each(:ids))",
+    f"SELECT {_prefixed(MEMORY_COLUMNS, 'm')} FROM json_each(:ids) AS wanted "
+    "CROSS JOIN memories AS m ON m.id = wanted.value WHERE m.user_id = :user_id",
     {"user_id": USER_ID, "ids": "[1, 2, 3]"},
-    "Several of a user's memories by id (the hits of a semantic search).",
+    "Several of a user's memories by id (the hits of a semantic search), each by rowid.",
 )
 register(
     "memories.list",

@@ -1,6 +1,6 @@
 """Measure migrations 003 (float32 embeddings) and 004 (partial index) on a v1.3.5-shaped file.
 
-    python benchmarks/bench_migrations_003_004.py [--users 5] [--memories-per-user 1000]
+    memvault bench migrations [--users 5] [--memories-per-user 1000]
         [--dim 1536] [--repeat 300] [--workdir DIR]
 
 Prints, all measured in this run:
@@ -14,10 +14,10 @@ Prints, all measured in this run:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
 import sqlite3
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -30,6 +30,7 @@ from memvault.config import BUILTIN_MIGRATIONS
 from memvault.db import connect
 from memvault.migrations import Migrator, load_migrations
 from memvault.migrations.migration import MigrationContext
+from memvault.ops.measure import time_interleaved
 from memvault.testing import LegacyShape, build_legacy_database
 
 
@@ -139,19 +140,18 @@ def interleaved_ms(
     users: list[str],
     repeat: int,
 ) -> tuple[float, float]:
-    """Median milliseconds of one query on two files, timed alternately so that load from
-    other processes falls on both alike."""
+    """Median milliseconds of one query on two files, timed in interleaved rounds (the
+    shared ops.measure timer) so that load from other processes falls on both alike."""
     for conn in conns:
         for uid in users:  # warm the page cache
             conn.execute(sql, params(uid)).fetchall()
-    timings: tuple[list[float], list[float]] = ([], [])
-    for i in range(repeat):
-        uid = users[i % len(users)]
-        for side in (0, 1) if i % 2 else (1, 0):
-            started = time.perf_counter()
-            conns[side].execute(sql, params(uid)).fetchall()
-            timings[side].append(time.perf_counter() - started)
-    return statistics.median(timings[0]) * 1000, statistics.median(timings[1]) * 1000
+
+    def call(conn: sqlite3.Connection) -> Callable[[], Any]:
+        turn = itertools.count()
+        return lambda: conn.execute(sql, params(users[next(turn) % len(users)])).fetchall()
+
+    first, second = time_interleaved([call(c) for c in conns], repeat=repeat, warmup=0)
+    return first.p50_ms, second.p50_ms
 
 
 def query_plan(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[str]:
@@ -286,14 +286,17 @@ def bench_004(path: Path, work: Path, users: list[str], repeat: int) -> None:
             conn.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None) -> None:
+    """`memvault bench migrations [options]`: print the report."""
+    parser = argparse.ArgumentParser(
+        prog="memvault bench migrations", description=(__doc__ or "").split("\n")[0]
+    )
     parser.add_argument("--users", type=int, default=5)
     parser.add_argument("--memories-per-user", type=int, default=1000)
     parser.add_argument("--dim", type=int, default=1536)
     parser.add_argument("--repeat", type=int, default=300)
     parser.add_argument("--workdir", type=Path, default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="memvault-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     orig = work / "legacy.db"
@@ -315,7 +318,3 @@ def main() -> None:
     size_only(orig, work)
     bench_004(migrated, work, [f"user-{i}" for i in range(args.users)], args.repeat)
     print(f"\nfiles in {work}")
-
-
-if __name__ == "__main__":
-    main()
