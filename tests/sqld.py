@@ -95,9 +95,13 @@ def sqld_url() -> Iterator[str]:
         shutil.rmtree(data, ignore_errors=True)
 
 
+ON_SERVER: set[str] = set()  # node ids of the tests that asked for the server
+
+
 @pytest.fixture
-def libsql_url(sqld_url: str) -> str:
+def libsql_url(sqld_url: str, request: pytest.FixtureRequest) -> str:
     """The sqld URL, its database emptied: every table, view and trigger dropped."""
+    ON_SERVER.add(request.node.nodeid)
     from memvault.db.copy import drop_everything
     from memvault.db.libsql import connect_remote
 
@@ -160,10 +164,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     reasons: dict[str, int] = {}
     for kind in ("passed", "failed", "skipped", "error"):
         for report in terminalreporter.stats.get(kind, []):
-            if "libsql" not in getattr(report, "nodeid", "") or report.when not in (
-                "call",
-                "setup",
-            ):
+            nodeid = getattr(report, "nodeid", "")
+            on_server = "libsql" in nodeid or nodeid in ON_SERVER
+            if not on_server or report.when not in ("call", "setup"):
                 continue
             if kind == "skipped":
                 skipped += 1

@@ -22,11 +22,15 @@ from click.testing import CliRunner, Result
 import memvault.cli
 from memvault import MemoryStore
 from memvault.cli import cli
+from memvault.config import BUILTIN_MIGRATIONS
 from memvault.db import connect
 from memvault.db.copy import load_file
+from memvault.migrations import load_migrations
 from memvault.testing import LegacyShape, build_legacy_database
 
 SRC = Path(memvault.cli.__file__).resolve().parents[2]
+VERSIONS = [m.version for m in load_migrations(BUILTIN_MIGRATIONS)]
+NEWEST = max(VERSIONS)
 ENGINE = ("schema_migrations", "schema_migrations_history", "schema_migrations_lock")
 
 
@@ -81,16 +85,16 @@ def test_fresh_up_verify_down_up(run: Callable[..., Result], location: str) -> N
     assert ledger(location) == {}  # the dry run sent nothing that writes
     assert run("migrate", "up").exit_code == 0
     after_up = objects(location)
-    assert ledger(location) == dict.fromkeys(range(1, 7), "applied")
+    assert ledger(location) == dict.fromkeys(VERSIONS, "applied")
     assert run("migrate", "verify").exit_code == 0
     assert run("db", "check").exit_code == 0
     assert run("migrate", "down").exit_code == 0
-    assert ledger(location)[6] == "rolled_back"
-    assert "idx_interactions_user_created" not in objects(location)
+    assert ledger(location)[NEWEST] == "rolled_back"
+    assert objects(location) != after_up
     assert run("migrate", "up").exit_code == 0
     assert objects(location) == after_up
     status = json.loads(run("migrate", "status", "--json").output)
-    assert status["current_version"] == 6 and not status["pending"]
+    assert status["current_version"] == NEWEST and not status["pending"]
 
 
 def test_a_failing_migration_leaves_nothing(
@@ -143,7 +147,7 @@ def test_legacy_database_loaded_through_sql_is_adopted(
     result = run("migrate", "up")
     assert result.exit_code == 0, result.output
     assert "adopted" in result.output
-    assert ledger(location) == dict.fromkeys(range(1, 7), "applied")
+    assert ledger(location) == dict.fromkeys(VERSIONS, "applied")
     with connect(location, create=False) as db:
         assert db.scalar("SELECT count(*) FROM memories") == memories
         assert db.scalar("SELECT count(*) FROM memories WHERE typeof(embedding) = 'text'") == 0
@@ -221,9 +225,9 @@ def test_two_concurrent_runners_apply_each_migration_once(location: str) -> None
     runners = [_runner(location, "migrate", "up", "--lock-timeout", "60") for _ in range(2)]
     outputs = [r.communicate(timeout=120)[0] for r in runners]
     assert [r.returncode for r in runners] == [0, 0], outputs
-    assert ledger(location) == dict.fromkeys(range(1, 7), "applied")
+    assert ledger(location) == dict.fromkeys(VERSIONS, "applied")
     applies = [v for v, action in history_actions(location) if action == "apply"]
-    assert sorted(applies) == list(range(1, 7))
+    assert sorted(applies) == VERSIONS
 
 
 SLOW_MIGRATION = """
@@ -326,10 +330,11 @@ def test_up_with_backup_keeps_a_local_copy_first(
     run: Callable[..., Result], location: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    assert run("migrate", "to", "5").exit_code == 0
+    assert run("migrate", "to", str(VERSIONS[-2])).exit_code == 0
     result = run("migrate", "up", "--backup")
     assert result.exit_code == 0, result.output
     kept = sorted(p for p in tmp_path.rglob("*.backup-*") if not p.name.endswith(("-wal", "-shm")))
     assert len(kept) == 1 and str(kept[0]) in result.output
     with connect(str(kept[0]), create=False) as copy:  # the database as it was before
-        assert copy.scalar("SELECT max(version) FROM schema_migrations") == 5
+        before = copy.scalar("SELECT max(version) FROM schema_migrations WHERE status = 'applied'")
+        assert before == VERSIONS[-2]

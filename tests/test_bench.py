@@ -135,3 +135,37 @@ def test_interleaved_timing_gives_each_function_its_own_samples() -> None:
     )
     assert calls == ["a", "b"] * 4
     assert all(isinstance(t, Timing) and t.n == 3 for t in timings)
+
+
+def test_migration_and_review_benchmarks_run_under_one_command(tmp_path: Path) -> None:
+    runner = CliRunner()
+    migrations = runner.invoke(
+        cli,
+        ["bench", "migrations", "--users", "1", "--memories-per-user", "20", "--dim", "8",
+         "--repeat", "3", "--workdir", str(tmp_path)],
+    )  # fmt: skip
+    assert migrations.exit_code == 0, migrations.output
+    assert "003" in migrations.output and "v3/v4" in migrations.output
+    review = runner.invoke(
+        cli,
+        ["bench", "review", "--users", "1", "--entities-per-user", "20",
+         "--memories-per-user", "20", "--activity-per-user", "5", "--repeat", "3"],
+    )  # fmt: skip
+    assert review.exit_code == 0, review.output
+    assert "latest" in review.output
+    bad = runner.invoke(cli, ["bench", "review", "--no-such-option"])
+    assert bad.exit_code == 2
+
+
+def test_tenant_section_shapes_the_tenants(tiny_report: dict) -> None:
+    t = tiny_report["tenants"]
+    sizes = {label: c["memories_of_first"] for label, c in t["classes"].items()}
+    assert sizes["50%"] == t["memories"] // 2 and sizes["1%"] == t["memories"] // 100
+    rest = t["memories"] - sizes["50%"] - sizes["1%"]
+    assert abs(sizes["small"] - rest / (t["tenants"] - 2)) <= 1
+    assert t["words"]["common"]["share"] > 0.9 > t["words"]["mid"]["share"] > 0.02
+    assert t["words"]["rare"]["share"] < 0.01
+    for entry in t["classes"].values():
+        search = entry["search mid word"]
+        assert {"memvault", "raw", "seed_like", "memvault_over_raw"} <= set(search)
+        assert entry["similar (no vector cache)"]["memvault"]["n"] >= 2

@@ -40,7 +40,7 @@ import pytest
 import memvault.cli
 from conftest import copy_fixture
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1500)]  # 26 kills each way take minutes
 
 FIXTURE = Path()  # the migrations folder, assembled once per module (see _crash_migrations)
 SRC = Path(memvault.cli.__file__).resolve().parents[2]

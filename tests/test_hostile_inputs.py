@@ -352,7 +352,24 @@ def _corrupt(path: Path) -> None:
         fh.write(b"\xff" * 64)
 
 
+def _rollback_journal(path: Path) -> None:
+    """A legacy-style file in rollback-journal mode: a WAL switch would change its header."""
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode = DELETE")
+    conn.execute("DROP TABLE IF EXISTS schema_migrations_lock")
+    conn.close()
+
+
+def _drift(path: Path) -> None:
+    _rollback_journal(path)
+    conn = sqlite3.connect(path)
+    conn.execute("UPDATE schema_migrations SET checksum = 'edited' WHERE version = 2")
+    conn.commit()
+    conn.close()
+
+
 def _newer(path: Path) -> None:
+    _rollback_journal(path)
     conn = sqlite3.connect(path)
     conn.execute(
         "INSERT INTO schema_migrations (version, name, applied_at, checksum, status) "
@@ -382,6 +399,15 @@ DAMAGED: list[tuple[Callable[[Path], None], list[str], str]] = [
         ["memory", "add", "-u", "{u}", "--title", "t", "--content", "c", "--type", "preference"],
         "damaged",
     ),
+    (_corrupt, ["migrate", "status"], "damaged"),
+    (_corrupt, ["migrate", "verify"], "damaged"),
+    (_corrupt, ["schema", "review"], "damaged"),
+    (_corrupt, ["db", "stats"], "damaged"),
+    (_corrupt, ["db", "maintain"], "damaged"),
+    (_corrupt, ["memory", "list", "-u", "{u}"], "damaged"),
+    (_drift, ["migrate", "up"], "was edited after it was applied"),
+    (_drift, ["migrate", "down"], "was edited after it was applied"),
+    (_drift, ["user", "add", "bob@example.com"], "was edited after it was applied"),
     (_newer, ["migrate", "up"], "migrated by a newer memvault (version 99 is unknown here)"),
     (_newer, ["migrate", "down"], "migrated by a newer memvault (version 99 is unknown here)"),
     (_newer, ["migrate", "repair"], "newer memvault"),
@@ -407,7 +433,8 @@ def test_refused_databases_stay_byte_identical(
     exit_code, _, stderr = run_cli(str(scene.path), [a.replace("{u}", scene.user_id) for a in argv])
     assert exit_code == 1, stderr
     assert_one_line(stderr, culprit)
-    assert "repair` to accept" not in stderr
+    if spoil is not _drift:
+        assert "repair` to accept" not in stderr
     assert scene.path.read_bytes() == before  # no WAL switch, no lock table, no ledger
     assert sorted(p.name for p in scene.folder.iterdir()) == files
 

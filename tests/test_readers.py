@@ -173,3 +173,11 @@ def test_reads_take_no_lock(populated: tuple[Path, str], run: Run) -> None:
     finally:
         conn.close()
     assert "schema_migrations_lock" not in tables
+
+
+def test_status_of_a_missing_file_says_so_and_creates_nothing(run: Run, tmp_path: Path) -> None:
+    missing = tmp_path / "absent.db"
+    result = run("migrate", "status", database=missing)
+    assert result.exit_code == 0
+    assert f"database {missing} does not exist (nothing was created)" in result.stderr
+    assert not missing.exists()

@@ -8,6 +8,7 @@ from pathlib import Path
 from memvault.db import snapshot
 from memvault.review.health import foreign_keys, fts_integrity, orphans, table_sizes
 from memvault.review.schema import read_schema
+from memvault.testing import build_legacy_database
 
 
 def test_legacy_orphans_and_null_owners_are_counted(legacy_v1: Path) -> None:
@@ -28,7 +29,8 @@ def test_legacy_orphans_and_null_owners_are_counted(legacy_v1: Path) -> None:
     )
 
 
-def test_fts_integrity_passes_then_fails_when_index_and_content_disagree(legacy_v1: Path) -> None:
+def test_fts_integrity_passes_then_fails_when_index_and_content_disagree(tmp_path: Path) -> None:
+    legacy_v1 = build_legacy_database(tmp_path / "whole.db", service_edits=False)
     db = snapshot(str(legacy_v1))
     checks = {c.table: c for c in fts_integrity(db, read_schema(db))}
     assert checks["memories_fts"].ok and checks["entities_fts"].ok

@@ -115,6 +115,8 @@ def _workout(store: MemoryStore) -> None:
         user.id, [{"title": "x", "content": "y", "memory_type": "MEMORY", "embedding": [0, 1]}]
     )
     store.memories.list(user.id)
+    store.memories.list(user.id, order="updated")
+    store.memories.list(user.id, order="importance")
     store.memories.search(user.id, "tea")
     store.memories.similar(user.id, [1.0, 0.0])
     store.memories.hybrid(user.id, "tea", [1.0, 0.0])

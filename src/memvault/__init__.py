@@ -5,7 +5,6 @@ and `connect` for the database underneath.
 """
 
 import importlib
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from memvault.db import Database, connect
@@ -61,6 +60,9 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # importlib.metadata costs ~40 ms: only when asked
+        globals()[name] = _version()
+        return globals()[name]
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'memvault' has no attribute {name!r}")
@@ -69,10 +71,14 @@ def __getattr__(name: str) -> Any:
     return value
 
 
-try:
-    __version__ = version("memvault")
-except PackageNotFoundError:  # running from a source tree without installing
-    __version__ = "0.0.0"
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("memvault")
+    except PackageNotFoundError:  # running from a source tree without installing
+        return "0.0.0"
+
 
 __all__ = [
     "ApiProvider",

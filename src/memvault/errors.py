@@ -34,6 +34,10 @@ class VerificationError(MigrationError):
     """A migration's verify step failed."""
 
 
+class RollbackRefused(MemvaultError, RuntimeError):
+    """A rollback would undo an adopted baseline or drop tables holding rows."""
+
+
 class DriftError(MemvaultError, RuntimeError):
     """Applied migrations no longer match their files (edited or missing)."""
 

@@ -81,7 +81,7 @@ def _error(message: str) -> None:
 # first use: `memvault migrate status` then starts without the store, pydantic or NumPy.
 LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "bench": ("bench",),
-    "db": ("db", "db_backup", "db_check", "db_ops"),
+    "db": ("db", "db_backup", "db_check", "db_ops", "db_embeddings"),
     "memory": ("memory",),
     "migrate": ("migrate", "migrate_test"),
     "schema": ("schema", "schema_diagram"),
@@ -148,12 +148,11 @@ def _refuse_undecodable(argv: list[str]) -> None:
     for n, arg in enumerate(argv):
         try:
             arg.encode("utf-8")
-        except UnicodeEncodeError as exc:
+        except UnicodeEncodeError:
             after = f" (the value of {argv[n - 1]})" if n and argv[n - 1].startswith("-") else ""
-            shown = arg.encode("utf-8", "backslashreplace").decode("ascii", "backslashreplace")
+            shown = repr(arg.encode("utf-8", "surrogateescape"))[2:-1]  # the bytes as typed
             raise click.UsageError(
-                f"argument {n + 1}{after} is not valid UTF-8 text: {shown!r} "
-                f"(byte at position {exc.start})"
+                f"argument {n + 1}{after} is not valid UTF-8 text: '{shown}'"
             ) from None
 
 

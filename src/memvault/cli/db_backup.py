@@ -2,31 +2,23 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn
 
 from memvault.cli.app import AppContext, lock_timeout_option
 from memvault.cli.db import db
 from memvault.cli.output import emit_json, info
-from memvault.db import DatabaseURL, parse_url
+from memvault.db import parse_url
 from memvault.errors import ConfigError
-from memvault.migrations import load_migrations
-from memvault.ops.backup import (
-    BackupResult,
-    PageProgress,
-    _refuse_newer,
-    backup_database,
-    default_backup_path,
-    inspect_backup,
-    prepare_restore,
-)
-from memvault.ops.remote_backup import backup_remote, restore_remote
+
+if TYPE_CHECKING:
+    from memvault.ops.backup import BackupResult, PageProgress
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -47,6 +39,8 @@ def _page_bar(label: str, *, quiet: bool) -> Iterator[PageProgress | None]:
     if quiet or not stderr.is_terminal:
         yield None
         return
+    from rich.progress import BarColumn, Progress, TextColumn
+
     with Progress(
         TextColumn(f"  {label}"),
         BarColumn(),
@@ -65,65 +59,52 @@ def _size(n: int) -> str:
 def backup_before_change(app: AppContext) -> Path | None:
     """For `migrate up|down|to --backup`: back the database up and say where, on stderr."""
     url = parse_url(app.settings.database)
-    if url.remote is not None:  # a local file in the current folder
-        remote = backup_remote(url, Path.cwd())
-        info(f"Backup of {url.display} written to {remote.path} ({_size(remote.bytes)}).")
-        return remote.path
+    if url.remote is not None:
+        from memvault.cli.db_backup_remote import backup_before_change_remote
+
+        return backup_before_change_remote(url)
     path = _database_file(app, must_exist=False)
     if not path.exists():
         info(f"No backup taken: {path} does not exist yet.")
         return None
     with _page_bar("backing up", quiet=False) as progress:
+        from memvault.ops.backup import backup_database, default_backup_path
+
         result = backup_database(path, default_backup_path(path), progress=progress)
     info(f"Backup of {path} written to {result.path} ({_size(result.bytes)}).")
     return result.path
 
 
 @db.command("backup")
-@click.argument("path", type=click.Path(path_type=Path, dir_okay=True))
+@click.argument("path", type=click.Path(dir_okay=True))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_app
-def backup_command(app: AppContext, path: Path, as_json: bool) -> None:
-    """Copy the database to PATH (a new file, or a folder), online and consistent.
+def backup_command(app: AppContext, path: str, as_json: bool) -> None:
+    """Copy the database to PATH (a new file, or a folder; PATH ending in / is a folder,
+    created when missing), online and consistent.
 
     Other processes may keep writing while the copy runs; the backup is the database as
     it was at one moment. Existing files are never overwritten.
     """
     url = parse_url(app.settings.database)
     if url.remote is not None:
-        _backup_remote_command(url, path, as_json)
+        from memvault.cli.db_backup_remote import backup_remote_command
+
+        backup_remote_command(url, Path(path), as_json)
         return
     source = _database_file(app, must_exist=True)
     with _page_bar("backing up", quiet=as_json) as progress:
-        result = backup_database(source, path, progress=progress)
+        from memvault.ops.backup import backup_database
+
+        result = backup_database(
+            source, Path(path), progress=progress, folder=path.endswith(("/", os.sep))
+        )
     if as_json:
         emit_json(_backup_json(result))
         return
     info(
         f"Backed up {source} to {result.path}: {result.pages:,} pages, {_size(result.bytes)} "
         f"in {result.seconds:.2f}s."
-    )
-    click.echo(str(result.path))
-
-
-def _backup_remote_command(url: DatabaseURL, path: Path, as_json: bool) -> None:
-    result = backup_remote(url, path)
-    if as_json:
-        emit_json(
-            {
-                "database": result.source,
-                "backup": str(result.path),
-                "tables": result.tables,
-                "rows": result.rows,
-                "bytes": result.bytes,
-                "seconds": round(result.seconds, 3),
-                "round_trips": result.round_trips,
-            }
-        )
-        return
-    info(
-        f"Backed up {result.source} to {result.path}: {result.tables} tables, {result.rows:,} "
-        f"rows, {_size(result.bytes)} in {result.seconds:.2f}s ({result.round_trips} requests)."
     )
     click.echo(str(result.path))
 
@@ -156,11 +137,16 @@ def restore_command(
 
     The database being replaced is kept aside as <db>.replaced-<timestamp>.
     """
+    from memvault.migrations import load_migrations
+    from memvault.ops.backup import prepare_restore
+
     newest = max((m.version for m in load_migrations(app.settings.migrations_dir)), default=0)
     url = parse_url(app.settings.database)
     if url.remote is not None:
-        newest_known = None if allow_newer else newest
-        _restore_remote_command(url, path, yes, newest_known, lock_timeout, as_json)
+        from memvault.cli.db_backup_remote import restore_remote_command
+
+        known = None if allow_newer else newest
+        restore_remote_command(url, path, yes, known, lock_timeout, as_json)
         return
     target = _database_file(app, must_exist=False)
     prepared = prepare_restore(path, target, newest_known=None if allow_newer else newest)
@@ -193,44 +179,6 @@ def restore_command(
         info(f"Moved a stale {moved.name.split('.stale-')[0]} aside to {moved}.")
     kept = f"; the replaced database is kept at {result.replaced}" if result.replaced else ""
     info(f"Restored {target} from {path} in {result.seconds:.2f}s{kept}.")
-
-
-def _restore_remote_command(
-    url: DatabaseURL,
-    path: Path,
-    yes: bool,
-    newest: int | None,
-    lock_timeout: float,
-    as_json: bool,
-) -> None:
-    """Validate the local file, ask, keep the server's contents locally, replace them."""
-    checked = inspect_backup(path)
-    _refuse_newer(path, checked, newest)
-    info(f"Backup {path} is valid: {checked.describe()}.")
-    if not yes:
-        click.confirm(
-            f"Replace everything on {url.display} with it? (its current contents are kept "
-            "in a local backup file in this folder first)",
-            abort=True,
-            err=True,
-        )
-    result = restore_remote(url, path, keep_in=Path.cwd(), lock_timeout=lock_timeout)
-    if as_json:
-        emit_json(
-            {
-                "database": result.target,
-                "restored_from": str(result.source),
-                "replaced_kept_at": str(result.replaced),
-                "tables": result.tables,
-                "rows": result.rows,
-                "seconds": round(result.seconds, 3),
-            }
-        )
-        return
-    info(
-        f"Restored {result.target} from {path}: {result.tables} tables, {result.rows:,} rows "
-        f"in {result.seconds:.2f}s; its replaced contents are kept at {result.replaced}."
-    )
 
 
 _BACKUP_FLAG = "memvault.backup_before_change"

@@ -63,6 +63,9 @@ def report_json(report: CheckReport) -> dict[str, Any]:
             "failed": [{"version": r.version, "name": r.name} for r in ledger.failed],
             "pending": ledger.pending,
         },
+        "fts": {"ok": not report.fts, "damaged": [p.__dict__ for p in report.fts]},
+        "triggers": {"ok": not report.trigger_drift, "drift": report.trigger_drift},
+        "advice": report.advice,
         "orphans": {
             "ok": not report.orphans,
             "kept_from": report.legacy_origin,
@@ -106,6 +109,12 @@ def _print(report: CheckReport) -> None:
             for o in report.orphans
         ),
     )
+    table.add_row(
+        "full-text",
+        _mark(not report.fts),
+        "\n".join(f"{p.table}: {p.message}; {p.repair}" for p in report.fts),
+    )
+    table.add_row("triggers", _mark(not report.trigger_drift), "\n".join(report.trigger_drift))
     out.print(table)
     if report.orphans:
         origin = f" from {report.legacy_origin}" if report.legacy_origin else ""

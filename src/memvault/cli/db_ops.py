@@ -49,6 +49,11 @@ def _open_existing(app: AppContext) -> Database:
 )
 @click.option("--vacuum", is_flag=True, help="Also VACUUM: rewrite the file to reclaim free pages.")
 @click.option(
+    "--rebuild-fts",
+    is_flag=True,
+    help="Also rebuild every FTS5 index from its content table (repairs a damaged index).",
+)
+@click.option(
     "--incremental-vacuum",
     "incremental_pages",
     type=count_type(0),
@@ -66,6 +71,7 @@ def maintain(
     reindex_target: str | None,
     skip: tuple[str, ...],
     vacuum: bool,
+    rebuild_fts: bool,
     incremental_pages: int | None,
     lock_timeout: float,
     as_json: bool,
@@ -83,10 +89,12 @@ def maintain(
         reindex="reindex" not in skip,
         reindex_target=reindex_target,
         fts_optimize="fts" not in skip,
+        fts_rebuild=rebuild_fts,
         vacuum=vacuum,
         incremental_vacuum_pages=incremental_pages,
     )
     with _open_existing(app) as database:
+        database.require_sound("maintain it")
         on_step = None if as_json else _announce_step
         report = run_maintenance(
             database,
@@ -160,6 +168,8 @@ def stats(app: AppContext, as_json: bool, no_record: bool) -> None:
     Each call records a size sample (unless --no-record) so growth can be shown over time.
     """
     with _open_existing(app) as database:
+        if not no_record:
+            database.require_sound("record a size sample in it (--no-record only reads)")
         result = measure(database, record=not no_record)
     if as_json:
         emit_json({"database": app.settings.database_shown, **stats_as_dict(result)})

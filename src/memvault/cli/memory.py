@@ -79,7 +79,13 @@ def memory() -> None:
     type=click.Choice([t.value for t in MemoryType]),
     help="The memory's type.",
 )
-@click.option("--importance", type=click.IntRange(1, 4), default=2, show_default=True)
+@click.option(
+    "--importance",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.5,
+    show_default=True,
+    help="How much the memory matters, from 0 to 1.",
+)
 @click.option("--tag", "tags", multiple=True, help="A tag (repeat for more).")
 @click.option(
     "--entity-id", "entity_ids", type=count_type(1), multiple=True, help="A linked entity id."
@@ -94,7 +100,7 @@ def add(
     title: str,
     content: str,
     memory_type: str,
-    importance: int,
+    importance: float,
     tags: tuple[str, ...],
     entity_ids: tuple[int, ...],
     embedding: str | None,
@@ -126,12 +132,21 @@ def add(
 @user_option
 @click.option("--limit", type=count_type(1), default=20, show_default=True)
 @click.option("--offset", type=count_type(0), default=0, show_default=True)
+@click.option(
+    "--order",
+    type=click.Choice(["created", "updated", "importance"]),
+    default="created",
+    show_default=True,
+    help="Newest first, most recently updated first, or most important first.",
+)
 @json_option
 @pass_app
-def list_memories(app: AppContext, user_id: str, limit: int, offset: int, as_json: bool) -> None:
-    """List a user's memories that are not archived, newest first."""
+def list_memories(
+    app: AppContext, user_id: str, limit: int, offset: int, order: str, as_json: bool
+) -> None:
+    """List a user's memories that are not archived, newest first (or --order)."""
     with open_store(app, read_only=True) as store:
-        memories = store.memories.list(user_id, limit=limit, offset=offset)
+        memories = store.memories.list(user_id, limit=limit, offset=offset, order=order)
     if as_json:
         emit_json([m.model_dump(mode="json", by_alias=True) for m in memories])
     else:
@@ -208,7 +223,9 @@ def _print_memories(rows: Sequence[tuple[Memory, float | None]], *, empty: str) 
             cells.append(f"{score:.4g}")
         cells += [
             _plain(memory.memory_type),
-            str(memory.importance),
+            f"{memory.importance:g}"
+            if isinstance(memory.importance, float)
+            else str(memory.importance),
             memory.title,
             memory.created_at,
         ]

@@ -30,6 +30,7 @@ from memvault.migrations import (
     force_unlock,
     load_migrations,
 )
+from memvault.ops.embeddings import conversion_advice
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -66,6 +67,8 @@ def open_migrator(
     else:
         db = connect(url, create=not read_only, wal=not read_only, read_only=read_only)
     try:
+        if read_only and not missing:
+            db.require_sound("")  # a status or verify of a damaged file would mislead
         yield Migrator(
             db,
             migrations,
@@ -101,6 +104,7 @@ def _run_change(
     as_json: bool,
     lock_timeout: float,
     allow_drift: bool,
+    drop_data: bool = False,
 ) -> None:
     reporter = MigrationReporter(dry_run=dry_run, quiet=as_json)
     backups: list[Path] = []
@@ -112,7 +116,7 @@ def _run_change(
             backups.append(path)
 
     hook = None
-    if backup_requested() and not dry_run:
+    if (backup_requested() or drop_data) and not dry_run:
         url = parse_url(app.settings.database)
         if url.remote is not None or (url.path is not None and url.path.exists()):
             hook = take_backup
@@ -124,11 +128,15 @@ def _run_change(
         if action == "up":
             results = m.up(arg, allow_drift=allow_drift)
         elif action == "down":
-            results = m.down(arg or 1, allow_drift=allow_drift)
+            results = m.down(arg or 1, allow_drift=allow_drift, drop_data=drop_data)
         else:
             assert arg is not None
-            results = m.to(arg, allow_drift=allow_drift)
+            results = m.to(arg, allow_drift=allow_drift, drop_data=drop_data)
         version = m.status().current_version
+        advice = None if dry_run else conversion_advice(m.db)
+    if advice:
+        info(f"advice: {advice}")
+        reporter.notes.append(advice)
     backup = backups[0] if backups else None
     if hook is not None and backup is None:
         info("No backup taken: there was nothing to change.")
@@ -187,8 +195,19 @@ def up(app: AppContext, /, target: int | None, **options: Any) -> None:
     _run_change(app, "up", target, **options)
 
 
+def drop_data_option(func: Any) -> Any:
+    """--drop-data: allow rolling back an adopted migration or the baseline holding rows."""
+    return click.option(
+        "--drop-data",
+        is_flag=True,
+        help="Allow rolling back an adopted migration, or 001 while tables hold rows "
+        "(a backup is taken first).",
+    )(func)
+
+
 @migrate.command(context_settings={"ignore_unknown_options": True})
 @click.argument("count", required=False, default="1")
+@drop_data_option
 @change_options
 @pass_app
 def down(app: AppContext, /, count: str, **options: Any) -> None:
@@ -199,6 +218,7 @@ def down(app: AppContext, /, count: str, **options: Any) -> None:
 
 @migrate.command(name="to", context_settings={"ignore_unknown_options": True})
 @click.argument("version")
+@drop_data_option
 @change_options
 @pass_app
 def to_version(app: AppContext, /, version: str, **options: Any) -> None:
@@ -267,6 +287,7 @@ def _status_json(app: AppContext, st: Status) -> dict[str, Any]:
             "legacy_versions": adoption.legacy_versions,
             "adoptable": [m.version for m in adoption.adopted],
             "recorded": False,
+            "service_ledger_rows": [list(r) for r in adoption.service_ledger_rows],
         },
     }
 
@@ -281,6 +302,8 @@ def _print_status(app: AppContext, st: Status) -> None:
             f"Legacy database ({a.legacy_label}), not adopted yet: shown as it will be "
             "adopted by the next `migrate up`."
         )
+        if a.service_ledger_note:
+            out.print(f"Note: {a.service_ledger_note.replace('kept', 'will be kept')}.")
     out.print(
         f"Current version: {st.current_version}  "
         f"({len(st.applied)} applied, {len(st.pending)} pending)"
@@ -322,10 +345,14 @@ def verify(app: AppContext, as_json: bool) -> None:
     """Check that every applied migration is unchanged and its verify passes."""
     with open_migrator(app, read_only=True) as m:
         report = m.verify()
+        advice = conversion_advice(m.db)
+    if advice and not as_json:
+        click.echo(f"advice: {advice}", err=True)
     if as_json:
         emit_json(
             {
                 "ok": report.ok,
+                "advice": advice,
                 "results": [
                     {
                         "version": r.version,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
@@ -14,7 +14,9 @@ from memvault.cli.output import console, emit_json, info
 from memvault.db import parse_url
 from memvault.errors import ConfigError
 from memvault.migrations import load_migrations
-from memvault.migrations.stairway import StairwayReport, run_stairway
+
+if TYPE_CHECKING:
+    from memvault.migrations.stairway import StairwayReport
 
 
 @migrate.command(name="test")
@@ -34,6 +36,8 @@ def test_command(app: AppContext, with_data: bool, as_json: bool) -> None:
     """
     migrations = load_migrations(app.settings.migrations_dir)
     source = _source(app) if with_data else None
+    from memvault.migrations.stairway import run_stairway
+
     report = run_stairway(
         migrations,
         source=source,

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeRemainingColumn
 
 from memvault.migrations import Event
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 def console() -> Console:
@@ -61,6 +63,10 @@ class MigrationReporter:
             self.notes.append(f"{m.label} was already done by another runner; skipped")
             if not self.quiet:
                 info(f"  {m.label}: already done by another runner, skipped")
+        elif event.kind == "warning" and event.detail is not None:
+            self.notes.append(event.detail)
+            if not self.quiet:
+                info(("-- " if self.dry_run else "") + event.detail)
         elif event.kind in ("adopted", "lock_wait", "lock_broken", "repaired"):
             note = {
                 "adopted": "legacy database: {}",
@@ -76,6 +82,8 @@ class MigrationReporter:
         if self.quiet or event.total <= 0:
             return
         if self._progress is None:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
             self._progress = Progress(
                 TextColumn("  {task.description}"),
                 BarColumn(),

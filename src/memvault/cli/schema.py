@@ -47,6 +47,7 @@ def review_command(app: AppContext, as_json: bool, fmt: str, strict: bool) -> in
         raise DatabaseError(f"database {url.path} does not exist")
     db = snapshot(url)
     try:
+        db.require_sound("review it")
         result = review(db, migrations, name=app.settings.database_shown)
     finally:
         db.close()

@@ -22,7 +22,7 @@ from memvault.errors import (
     StatementRefusedError,
     VerificationError,
 )
-from memvault.migrations import adoption
+from memvault.migrations import adoption, coexistence
 from memvault.migrations.foreignkeys import (
     check_no_new_violations,
     foreign_key_violations,
@@ -35,12 +35,13 @@ from memvault.migrations.planner import (
     Step,
     current_version,
     find_drift,
+    guard_rollback,
     newer_than_known,
     plan_down,
     plan_to,
     plan_up,
 )
-from memvault.migrations.recorder import LedgerRow, Recorder, foreign_ledger
+from memvault.migrations.recorder import LedgerRow, Recorder, foreign_ledger, is_engine_table
 
 EventKind = Literal[
     "adopted",
@@ -52,6 +53,7 @@ EventKind = Literal[
     "step_done",
     "step_skipped",
     "repaired",
+    "warning",
 ]
 
 
@@ -222,21 +224,40 @@ class Migrator:
             applied = self._prepare(allow_drift)
             return self._run_all(plan_up(self.migrations, applied, target))
 
-    def down(self, count: int = 1, *, allow_drift: bool = False) -> list[StepResult]:
-        """Roll back the newest `count` applied migrations."""
+    def down(
+        self, count: int = 1, *, allow_drift: bool = False, drop_data: bool = False
+    ) -> list[StepResult]:
+        """Roll back the newest `count` applied migrations (see guard_rollback)."""
         if self._nothing_to_do(lambda a: plan_down(self.migrations, a, count), allow_drift):
             return []
         with self._locked():
             applied = self._prepare(allow_drift)
-            return self._run_all(plan_down(self.migrations, applied, count))
+            steps = plan_down(self.migrations, applied, count)
+            self._guard(steps, drop_data)
+            return self._run_all(steps)
 
-    def to(self, target: int, *, allow_drift: bool = False) -> list[StepResult]:
-        """Move to exactly `target`, up or down."""
+    def to(
+        self, target: int, *, allow_drift: bool = False, drop_data: bool = False
+    ) -> list[StepResult]:
+        """Move to exactly `target`, up or down (see guard_rollback)."""
         if self._nothing_to_do(lambda a: plan_to(self.migrations, a, target), allow_drift):
             return []
         with self._locked():
             applied = self._prepare(allow_drift)
-            return self._run_all(plan_to(self.migrations, applied, target))
+            steps = plan_to(self.migrations, applied, target)
+            self._guard(steps, drop_data)
+            return self._run_all(steps)
+
+    def _guard(self, steps: list[Step], drop_data: bool) -> None:
+        baseline = min((m.version for m in self.migrations), default=None)
+        downs = {s.migration.version for s in steps if s.direction == "down"}
+        guard_rollback(
+            steps,
+            adopted=self.recorder.adopted_versions(),
+            baseline=baseline,
+            rows_at_risk=user_rows(self.db) if baseline in downs else 0,
+            allow_data_loss=drop_data,
+        )
 
     def adopt(self) -> adoption.Adoption | None:
         """Adopt a legacy database now (normally done by the first changing command)."""
@@ -339,15 +360,29 @@ class Migrator:
                     f"; {result.stopped_at.label} pending ({result.reason})"
                     if result.stopped_at
                     else ""
-                ),
+                )
+                + (f"; {result.service_ledger_note}" if result.service_ledger_note else ""),
             )
         )
         return result
 
     def _run_all(self, steps: list[Step]) -> list[StepResult]:
+        self._warn_service(steps)
         if steps and self.before_change is not None and not self.dry_run:
             self.before_change()
         return [self._run(step) for step in steps]
+
+    def _warn_service(self, steps: list[Step]) -> None:
+        """Before a migration that changes what the TypeScript service can read runs on a
+        file the service wrote, say so (one line per such migration)."""
+        if not coexistence.service_wrote(self.db):
+            return
+        versions = [m.version for m in self.migrations]
+        for step in steps:
+            if step.direction == "up":
+                text = coexistence.warning_for(step.migration, versions)
+                if text is not None:
+                    self.listener(Event("warning", migration=step.migration, detail=text))
 
     def _run(self, step: Step) -> StepResult:
         m, direction = step.migration, step.direction
@@ -479,3 +514,17 @@ def _describe(exc: BaseException, guard: TransactionGuard | None, m: Migration) 
 
 def _ms_since(started: float) -> int:
     return round((time.perf_counter() - started) * 1000)
+
+
+def user_rows(db: Database) -> int:
+    """Rows in the application's tables: not memvault's, not SQLite's or FTS5's shadow
+    tables, not the legacy schema_version bookkeeping."""
+    names = [
+        str(r[0])
+        for r in db.query(
+            "SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'table' "
+            "AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
+    kept = [n for n in names if not is_engine_table(n) and n != adoption.LEGACY_TABLE]
+    return sum(db.row_count(n) for n in kept)

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from memvault.errors import ConfigError, MigrationError
+from memvault.errors import ConfigError, MigrationError, RollbackRefused
 from memvault.migrations.migration import Direction, Migration
 from memvault.migrations.recorder import LedgerRow
 
@@ -121,3 +121,36 @@ def _file_for(migrations: Sequence[Migration], version: int) -> Migration:
         f"cannot roll back version {version}: it is applied but its migration file is missing",
         version,
     )
+
+
+DATA_LOSS_FLAG = "--drop-data"
+
+
+def guard_rollback(
+    steps: Sequence[Step],
+    *,
+    adopted: set[int],
+    baseline: int | None,
+    rows_at_risk: int,
+    allow_data_loss: bool,
+) -> None:
+    """Refuse a plan that rolls back an adopted migration, or the baseline (the lowest
+    migration, which creates the tables) while tables hold rows, unless explicitly allowed."""
+    if allow_data_loss:
+        return
+    for step in steps:
+        if step.direction != "down":
+            continue
+        m = step.migration
+        if m.version in adopted:
+            raise RollbackRefused(
+                f"refusing to roll back {m.label}: it was adopted (found in the database, not "
+                f"run by memvault), so its down would drop what another program made; "
+                f"`migrate to {m.version}` goes back as far as is safe, or pass "
+                f"{DATA_LOSS_FLAG} to roll it back after a backup"
+            )
+        if m.version == baseline and rows_at_risk:
+            raise RollbackRefused(
+                f"refusing to roll back {m.label}: its down drops the tables that hold "
+                f"{rows_at_risk} row(s); pass {DATA_LOSS_FLAG} to do it (a backup is taken first)"
+            )

@@ -10,6 +10,9 @@ from memvault.timestamps import now_iso
 
 LEDGER = "schema_migrations"
 HISTORY = "schema_migrations_history"
+# Where the TypeScript service's own ledger (v1.4+, also named schema_migrations) is kept,
+# verbatim, once memvault adopts the file.
+SERVICE_LEDGER = "memvault_service_schema_migrations"
 Status = Literal["applied", "rolled_back", "failed"]
 Action = Literal["apply", "rollback", "fail", "rollback_fail", "adopt", "repair"]
 
@@ -111,7 +114,28 @@ class Recorder:
         self.db = db
 
     def exists(self) -> bool:
-        return self.db.table_exists(LEDGER)
+        """True when memvault's ledger is there (not the service's table of the same name)."""
+        return self.db.table_exists(LEDGER) and not self.is_foreign()
+
+    def is_foreign(self) -> bool:
+        """True when `schema_migrations` is the service's own ledger (v1.4+), not memvault's.
+
+        memvault always creates its ledger together with the history table; the service's
+        migration system has no history (and no lock) table.
+        """
+        return self.db.table_exists(LEDGER) and not self.db.table_exists(HISTORY)
+
+    def foreign_rows(self) -> list[tuple[object, ...]]:
+        """The service's ledger rows, as they are (empty when there is no such ledger)."""
+        if not self.is_foreign():
+            return []
+        return [tuple(r) for r in self.db.query(f"SELECT * FROM {LEDGER} ORDER BY rowid")]
+
+    def set_aside_foreign_ledger(self) -> int:
+        """Rename the service's ledger to SERVICE_LEDGER, rows untouched; how many it holds."""
+        rows = len(self.foreign_rows())
+        self.db.execute(f"ALTER TABLE {LEDGER} RENAME TO {SERVICE_LEDGER}")
+        return rows
 
     def ensure(self) -> None:
         """Create the ledger and its history when missing (inside the current transaction)."""
@@ -143,6 +167,15 @@ class Recorder:
 
     def applied_versions(self) -> set[int]:
         return {v for v, row in self.rows().items() if row.status == "applied"}
+
+    def adopted_versions(self) -> set[int]:
+        """Applied versions that were adopted (found in place), not run by memvault."""
+        last: dict[int, str] = {}
+        for entry in self.history():
+            if entry.action in ("adopt", "apply") and entry.version > 0:
+                last[entry.version] = entry.action
+        applied = self.applied_versions()
+        return {v for v, action in last.items() if action == "adopt" and v in applied}
 
     def history(self) -> list[HistoryRow]:
         if not self.db.table_exists(HISTORY):

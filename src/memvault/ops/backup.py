@@ -108,12 +108,18 @@ def backup_database(
     *,
     progress: PageProgress | None = None,
     pages_per_step: int = PAGES_PER_STEP,
+    folder: bool = False,
 ) -> BackupResult:
-    """Copy the database at `source` to `target` (a new file, or a folder to put it in).
+    """Copy the database at `source` to `target` (a new file, or a folder to put it in;
+    `folder=True` says it is a folder and creates it when missing).
 
     Consistent even while other processes write; never overwrites an existing file.
     """
     _require_database(source, "database")
+    if folder:
+        if target.exists() and not target.is_dir():
+            raise ConfigError(f"{target} is a file, not a folder: drop the trailing slash")
+        target.mkdir(parents=True, exist_ok=True)
     if target.is_dir():
         target = default_backup_path(target / source.name)
     if target.exists():

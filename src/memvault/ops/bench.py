@@ -34,6 +34,7 @@ import numpy as np
 from memvault.config import BUILTIN_MIGRATIONS
 from memvault.db import Database, connect, driver
 from memvault.migrations import Migrator, load_migrations
+from memvault.ops.bench_tenants import TenantShape, run_tenant_bench
 from memvault.ops.benchdata import (
     SEARCH_TERM_POSITIONS,
     BenchSize,
@@ -50,6 +51,7 @@ LISTING_LIMIT = 50
 SEARCH_LIMIT = 20
 SIMILAR_K = 10
 VECTOR_USER = "bench-vectors"
+PLAIN_USER = "bench-plain"
 # The seed's searchMemories(): every match of a substring, newest change first.
 SEED_LIKE_SCAN = (
     "SELECT * FROM memories WHERE user_id = ? AND (title LIKE ? OR content LIKE ?) "
@@ -131,6 +133,21 @@ class _Bench:
         self.progress(f"[{time.perf_counter() - self.started:6.1f} s] {message}")
 
     def run(self) -> dict[str, Any]:
+        report: dict[str, Any] = {
+            "size": self.size.name,
+            "seed": self.seed,
+            "environment": _environment(),
+        }
+        if self.size.legacy_stages:
+            report |= self._legacy_stages()
+        else:
+            self.db.close()
+        if self.size.tenants is not None:
+            shape = TenantShape(*self.size.tenants)
+            report["tenants"] = run_tenant_bench(self.folder, shape, self.seed, self.say)
+        return report
+
+    def _legacy_stages(self) -> dict[str, Any]:
         try:
             dataset = self._build()
             migrations = self._migrate_in_stages()
@@ -143,10 +160,7 @@ class _Bench:
                 stage.close()
             self.db.close()
         return {
-            "size": self.size.name,
-            "seed": self.seed,
             "dataset": dataset,
-            "environment": _environment(),
             "migrations": migrations,
             "queries": queries,
             "search_fts_vs_like": {**_fts_vs_like(queries), "by_term": by_term},
@@ -328,29 +342,48 @@ class _Bench:
 
     # -- writing ----------------------------------------------------------------------------
     def _create_many(self) -> dict[str, Any]:
-        self.say(f"create_many: {self.size.vectors:,} memories with {self.size.dim}-d embeddings, "
-                 "memvault and raw executemany in alternating batches")  # fmt: skip
-        self.store.users.create(f"{VECTOR_USER}@bench.example", user_id=VECTOR_USER)
+        self.say(
+            f"create_many: {self.size.vectors:,} memories with {self.size.dim}-d embeddings and "
+            "as many without, memvault and raw executemany in alternating batches"
+        )
+        for user in (VECTOR_USER, PLAIN_USER):
+            self.store.users.create(f"{user}@bench.example", user_id=user)
         copy_path = self.folder / "raw-copy.db"
         _copy_database(self.db, copy_path)
         floor = _raw_connection(copy_path, autocommit=False)
-        insert = catalog.sql("memories.insert")
-        memvault_ns: list[int] = []
-        raw_ns: list[int] = []
         try:
-            for vectors, rows in vector_batches(self.data, self.size):
-                items = [_as_fields(row, vector) for row, vector in zip(rows, vectors, strict=True)]
-                params = [row | _owned(row) for row in rows]
-                started = time.perf_counter_ns()
-                self.store.memories.create_many(VECTOR_USER, items)
-                memvault_ns.append(time.perf_counter_ns() - started)
-                started = time.perf_counter_ns()
-                floor.executemany(insert, params)
-                floor.commit()
-                raw_ns.append(time.perf_counter_ns() - started)
+            with_vectors = self._alternate(floor, VECTOR_USER, embeddings=True)
+            without = self._alternate(floor, PLAIN_USER, embeddings=False)
         finally:
             floor.close()
-        return _throughput(self.size, memvault_ns, raw_ns)
+        return {**with_vectors, "without_embeddings": without}
+
+    def _alternate(
+        self, floor: driver.SQLiteConnection, user: str, *, embeddings: bool
+    ) -> dict[str, Any]:
+        """create_many against raw executemany batch by batch, who goes first alternating."""
+        insert = catalog.sql("memories.insert")
+        samples: dict[str, list[int]] = {"memvault": [], "raw": []}
+        for n, (vectors, rows) in enumerate(vector_batches(self.data, self.size)):
+            items = [_as_fields(row, vector) for row, vector in zip(rows, vectors, strict=True)]
+            params = [row | _owned(row, user) for row in rows]
+            if not embeddings:
+                items = [{k: v for k, v in i.items() if k != "embedding"} for i in items]
+                params = [p | {"embedding": None} for p in params]
+
+            def ours(items: list[dict[str, Any]] = items) -> None:
+                self.store.memories.create_many(user, items)
+
+            def theirs(params: list[dict[str, Any]] = params) -> None:
+                floor.executemany(insert, params)
+                floor.commit()
+
+            order = [("memvault", ours), ("raw", theirs)]
+            for name, call in order if n % 2 == 0 else order[::-1]:
+                started = time.perf_counter_ns()
+                call()
+                samples[name].append(time.perf_counter_ns() - started)
+        return _throughput(self.size, samples["memvault"], samples["raw"], embeddings)
 
     # -- similar() over many vectors ----------------------------------------------------------
     def _similar_many(self) -> dict[str, Any]:
@@ -380,17 +413,24 @@ class _Bench:
 
             return call
 
+        rows = fetch(0)
+        ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        unit = _unit_rows(np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4"), dim)
+
+        def in_memory(i: int) -> list[int]:
+            return _top_k_of(ids, unit @ _unit(queries[i % len(queries)]))
+
         same = all(
-            [h.memory.id for h in api(store)(i)] == numpy_top(i)
+            [h.memory.id for h in api(store)(i)] == numpy_top(i) == in_memory(i)
             for store in (cached, uncached)
             for i in range(2)
         )
         timings = time_interleaved(
-            [_counting(f) for f in (api(uncached), api(cached), fetch, numpy_top)],
+            [_counting(f) for f in (api(uncached), api(cached), fetch, numpy_top, in_memory)],
             repeat=self.size.heavy_repeat,
             warmup=1,
         )
-        memvault, memvault_cached, raw_sql, raw_numpy = (t.as_dict() for t in timings)
+        memvault, memvault_cached, raw_sql, raw_numpy, floor = (t.as_dict() for t in timings)
         return {
             "vectors": self.size.vectors,
             "dim": self.size.dim,
@@ -403,10 +443,13 @@ class _Bench:
             "memvault_over_raw_sql": _ratios(memvault, raw_sql),
             "memvault_over_raw_sql_plus_numpy": _ratios(memvault, raw_numpy),
             "memvault_cached_over_raw_sql_plus_numpy": _ratios(memvault_cached, raw_numpy),
+            "numpy_in_memory": floor,
+            "memvault_cached_over_numpy_in_memory": _ratios(memvault_cached, floor),
             "same_top_k_as_raw": same,
             "note": "memvault: vector cache off, every call reads and decodes the embeddings "
             "like the raw variants; memvault_cached: the store's default cache, warm (no "
-            "write since the previous call)",
+            "write since the previous call), including reading the 10 hit rows; "
+            "numpy_in_memory: unit vectors already in memory, one product and a partition",
         }
 
 
@@ -448,21 +491,38 @@ def _plan(conn: driver.SQLiteConnection, sql: str, params: Any) -> list[str]:
 
 
 def _as_fields(row: dict[str, Any], vector: np.ndarray) -> dict[str, Any]:
-    """A generated row as the fields a caller passes to create_many (embedding as floats)."""
+    """A generated row as the fields a caller passes to create_many (the embedding as the
+    NumPy array an embedding model returns)."""
     return {
         "title": row["title"],
         "content": row["content"],
         "memory_type": row["memory_type"],
         "importance": row["importance"],
         "tags": json.loads(row["tags"]),
-        "embedding": vector.tolist(),
+        "embedding": vector,
         "is_archived": bool(row["is_archived"]),
     }
 
 
-def _owned(row: dict[str, Any]) -> dict[str, Any]:
+def _owned(row: dict[str, Any], user: str) -> dict[str, Any]:
     now = row["updated_at"]
-    return {"user_id": VECTOR_USER, "created_at": now, "updated_at": now}
+    return {"user_id": user, "created_at": now, "updated_at": now}
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    unit: np.ndarray = (vector / np.linalg.norm(vector)).astype(np.float32)
+    return unit
+
+
+def _unit_rows(flat: np.ndarray, dim: int) -> np.ndarray:
+    matrix = flat.reshape(-1, dim)
+    unit: np.ndarray = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    return unit
+
+
+def _top_k_of(ids: np.ndarray, scores: np.ndarray) -> list[int]:
+    top = np.argpartition(-scores, SIMILAR_K - 1)[:SIMILAR_K]
+    return [int(ids[i]) for i in sorted(top, key=lambda i: (-scores[i], ids[i]))]
 
 
 def _numpy_top_k(rows: list[tuple[int, bytes]], query: np.ndarray, dim: int) -> list[int]:
@@ -516,7 +576,9 @@ def _fts_vs_like(queries: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _throughput(size: BenchSize, memvault_ns: list[int], raw_ns: list[int]) -> dict[str, Any]:
+def _throughput(
+    size: BenchSize, memvault_ns: list[int], raw_ns: list[int], embeddings: bool
+) -> dict[str, Any]:
     def side(samples: list[int]) -> dict[str, Any]:
         seconds = sum(samples) / 1e9
         return {
@@ -529,12 +591,12 @@ def _throughput(size: BenchSize, memvault_ns: list[int], raw_ns: list[int]) -> d
     return {
         "rows": size.vectors,
         "batch_size": size.batch,
-        "dim": size.dim,
+        "dim": size.dim if embeddings else None,
         "memvault": memvault,
         "raw": raw,
         "memvault_over_raw": _rounded(ratio(memvault["seconds"], raw["seconds"])),
-        "note": "memvault validates each row and encodes the embedding from Python floats; "
-        "raw runs executemany of the same INSERT with ready-made float32 BLOBs",
+        "note": "memvault validates each row and its embedding (given as a NumPy array) and "
+        "encodes it; raw runs executemany of the same INSERT with ready-made float32 BLOBs",
     }
 
 

@@ -43,14 +43,29 @@ class BenchSize:
     repeat: int  # timed calls per query, stage and variant
     heavy_repeat: int  # the same, for calls taking hundreds of milliseconds (similar())
     warmup: int
+    # The tenant section (memories, tenants, dim, repeat, repeat for the 50% tenant)
+    tenants: tuple[int, int, int, int, int] | None = None
+    legacy_stages: bool = True  # the listing dataset at v1 and the migrations' effect
 
 
 SIZES = {
-    "tiny": BenchSize("tiny", 3, 20, 60, 8, 300, 16, 100, 5, 3, 1),
-    "small": BenchSize("small", 10, 100, 1000, 256, 10_000, 1536, 1000, 30, 7, 2),
-    "medium": BenchSize("medium", 20, 200, 2000, 768, 20_000, 1536, 1000, 60, 15, 3),
-    "large": BenchSize("large", 50, 500, 4000, 384, 50_000, 1536, 2000, 100, 25, 5),
-}
+    "tiny": BenchSize(
+        "tiny", 3, 20, 60, 8, 300, 16, 100, 5, 3, 1, tenants=(3_000, 20, 16, 3, 2)
+    ),
+    "small": BenchSize(
+        "small", 10, 100, 1000, 256, 10_000, 1536, 1000, 30, 7, 2,
+        tenants=(20_000, 100, 64, 40, 15),
+    ),
+    "medium": BenchSize(
+        "medium", 20, 200, 2000, 768, 20_000, 1536, 1000, 60, 15, 3,
+        tenants=(200_000, 500, 64, 40, 15),
+    ),
+    # 1M memories over 1,000 tenants only: the listing/migration stages are small/medium's.
+    "large": BenchSize(
+        "large", 0, 0, 0, 0, 0, 1536, 1000, 0, 0, 1,
+        tenants=(1_000_000, 1000, 64, 40, 12), legacy_stages=False,
+    ),
+}  # fmt: skip
 
 
 class SyntheticData:
@@ -58,10 +73,8 @@ class SyntheticData:
 
     def __init__(self, seed: int) -> None:
         self.rng = np.random.default_rng(seed)
-        self.vocabulary = _vocabulary(np.random.default_rng(seed + 1))
-        ranks = np.arange(1, VOCABULARY_SIZE + 1, dtype=np.float64)
-        weights = 1.0 / ranks
-        self.weights = weights / weights.sum()
+        self.vocabulary = pseudo_words(np.random.default_rng(seed + 1), VOCABULARY_SIZE)
+        self.weights = zipf_weights(VOCABULARY_SIZE)
 
     def user_ids(self, count: int) -> list[str]:
         return [f"bench-user-{i:04d}" for i in range(count)]
@@ -121,14 +134,14 @@ class SyntheticData:
         created, updated = self._timestamps(count), self._timestamps(count)
         types = self.rng.integers(0, len(MEMORY_TYPES), count)
         archived = self.rng.random(count) < 0.1
-        importance = self.rng.integers(1, 5, count)
+        importance = self.rng.integers(0, 11, count) / 10  # the service's 0-1 scale
         rows = []
         for i in range(count):
             vector = None if embeddings is None else embeddings[i]
             rows.append(
                 {
                     "user_id": user_id, "title": titles[i], "content": contents[i],
-                    "memory_type": MEMORY_TYPES[types[i]], "importance": int(importance[i]),
+                    "memory_type": MEMORY_TYPES[types[i]], "importance": float(importance[i]),
                     "tags": json.dumps(titles[i].split()[:2]), "entity_ids": "[]",
                     "embedding": _stored_embedding(vector, as_json), "metadata": None,
                     "is_archived": int(archived[i]), "created_at": min(created[i], updated[i]),
@@ -146,12 +159,19 @@ def _stored_embedding(vector: np.ndarray | None, as_json: bool) -> str | bytes |
     return vector.astype("<f4").tobytes()
 
 
-def _vocabulary(rng: np.random.Generator) -> list[str]:
-    """VOCABULARY_SIZE distinct lowercase pseudo-words."""
+def zipf_weights(size: int) -> np.ndarray:
+    """Probabilities of the words of a Zipf (s = 1) vocabulary of `size` words, by rank."""
+    weights = 1.0 / np.arange(1, size + 1, dtype=np.float64)
+    normalised: np.ndarray = weights / weights.sum()
+    return normalised
+
+
+def pseudo_words(rng: np.random.Generator, size: int) -> list[str]:
+    """`size` distinct lowercase pseudo-words (4-9 letters), the same for the same rng."""
     letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
     words: list[str] = []
     seen: set[str] = set()
-    while len(words) < VOCABULARY_SIZE:
+    while len(words) < size:
         word = "".join(rng.choice(letters, size=int(rng.integers(4, 10))))
         if word not in seen:
             seen.add(word)

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from memvault.db import Database, connect, driver, parse_url
+from memvault.db import Database, connect, driver, parse_url, snapshot
 from memvault.errors import DatabaseError
 from memvault.migrations import Migration, Migrator, VerifyResult, adoption
 from memvault.migrations.recorder import LedgerRow, Recorder, is_engine_table
+from memvault.ops.embeddings import conversion_advice
 
 EXAMPLES = 5
 INTEGRITY_MESSAGES = 100
@@ -61,6 +62,15 @@ class LedgerCheck:
 
 
 @dataclass(frozen=True)
+class FtsProblem:
+    """An FTS5 index that does not match its content table, and what repairs it."""
+
+    table: str
+    message: str
+    repair: str
+
+
+@dataclass(frozen=True)
 class CheckReport:
     """What `db check` found; `ok` is False when anything is wrong."""
 
@@ -70,6 +80,9 @@ class CheckReport:
     ledger: LedgerCheck
     orphans: list[OrphanRows]
     legacy_origin: str | None
+    fts: list[FtsProblem] = field(default_factory=list)
+    trigger_drift: list[str] = field(default_factory=list)
+    advice: str | None = None  # JSON embeddings written after 003: the command to convert
 
     @property
     def integrity_ok(self) -> bool:
@@ -77,7 +90,14 @@ class CheckReport:
 
     @property
     def ok(self) -> bool:
-        return self.integrity_ok and not self.foreign_keys and self.ledger.ok and not self.orphans
+        return (
+            self.integrity_ok
+            and not self.foreign_keys
+            and self.ledger.ok
+            and not self.orphans
+            and not self.fts
+            and not self.trigger_drift
+        )
 
     def problems(self) -> list[str]:
         """One short phrase per kind of problem found."""
@@ -95,6 +115,12 @@ class CheckReport:
         if self.orphans:
             rows = sum(o.total for o in self.orphans)
             found.append(f"{rows} orphan row(s) kept from {self.legacy_origin or 'earlier writes'}")
+        for p in self.fts:
+            found.append(f"full-text index {p.table} is damaged ({p.message}): {p.repair}")
+        if self.trigger_drift:
+            found.append("trigger drift: " + "; ".join(self.trigger_drift))
+        if self.advice and not self.ledger.ok:
+            found.append(self.advice)
         return found
 
 
@@ -102,13 +128,17 @@ def check_database(location: str, migrations: Sequence[Migration]) -> CheckRepor
     """Run every check on the database at `location` (read-only)."""
     db = open_read_only(location)
     try:
+        ledger = check_ledger(db, migrations)
         return CheckReport(
             database=db.url.display,
             integrity=integrity_messages(db),
             foreign_keys=foreign_key_problems(db),
-            ledger=check_ledger(db, migrations),
+            ledger=ledger,
             orphans=orphan_rows(db),
             legacy_origin=legacy_origin(db),
+            fts=fts_problems(db, migrations, ledger.pending),
+            trigger_drift=trigger_drift(db, migrations),
+            advice=conversion_advice(db),
         )
     finally:
         db.close()
@@ -213,3 +243,57 @@ def legacy_origin(db: Database) -> str | None:
         if entry.action == "adopt":
             return f"the legacy database adopted on {entry.at}"
     return None
+
+
+FTS_REPAIR_MIGRATION = "repair_full_text_search"
+
+
+def fts_problems(
+    db: Database, migrations: Sequence[Migration], pending: list[str]
+) -> list[FtsProblem]:
+    """FTS5 'integrity-check' against the content table, for each FTS5 table.
+
+    The check is an INSERT, which a read-only connection refuses, so it runs on a private
+    snapshot of the file (in memory up to 256 MiB): the file itself is never written.
+    """
+    names = [
+        str(r[0])
+        for r in db.query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND sql LIKE '%USING fts5%'"
+        )
+    ]
+    if not names:
+        return []
+    repair = _fts_repair(migrations, pending)
+    copy = snapshot(db.url)
+    try:
+        found = []
+        for name in names:
+            q = copy.dialect.quote(name)
+            try:
+                copy.execute(f"INSERT INTO {q}({q}, rank) VALUES ('integrity-check', 1)")
+            except (driver.DatabaseError, DatabaseError) as exc:
+                # The adapter reports SQLITE_CORRUPT as a damaged file; here it is the index.
+                found.append(FtsProblem(name, str(exc.__cause__ or exc), repair))
+        return found
+    finally:
+        copy.close()
+
+
+def _fts_repair(migrations: Sequence[Migration], pending: list[str]) -> str:
+    fix = next((m for m in migrations if m.name == FTS_REPAIR_MIGRATION), None)
+    if fix is not None and fix.label in pending:
+        return f"`memvault migrate up` repairs it (migration {fix.label} rebuilds the index)"
+    return "`memvault db maintain --rebuild-fts` rebuilds it from its content table"
+
+
+def trigger_drift(db: Database, migrations: Sequence[Migration]) -> list[str]:
+    """Triggers that differ from those the applied migrations make (missing, extra, changed)."""
+    from memvault.review.drift import find_drift  # the review imports ops; import late
+
+    report = find_drift(db, migrations)
+    return [
+        entry
+        for entry in [*report.missing, *report.extra, *report.changed]
+        if entry.startswith("trigger ")
+    ]

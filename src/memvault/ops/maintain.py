@@ -31,6 +31,7 @@ class MaintenanceOptions:
     reindex: bool = True
     reindex_target: str | None = None  # one index (or table); None = every index
     fts_optimize: bool = True
+    fts_rebuild: bool = False  # re-index every FTS5 table from its content table
     vacuum: bool = False
     incremental_vacuum_pages: int | None = None  # None = skip; 0 = every free page
 
@@ -118,6 +119,15 @@ def plan_maintenance(
         steps.append(PlannedStep("optimize", None, "PRAGMA optimize"))
     if options.reindex:
         steps.append(_plan_reindex(inventory, options.reindex_target))
+    if options.fts_rebuild:
+        steps += [
+            PlannedStep(
+                "fts_rebuild",
+                t,
+                f"INSERT INTO {SQLITE.quote(t)}({SQLITE.quote(t)}) VALUES('rebuild')",
+            )
+            for t in inventory.fts5_tables
+        ]
     if options.fts_optimize:
         steps += [
             PlannedStep(

@@ -94,7 +94,12 @@ def _alignment(review: Review) -> list[str]:
         f"Models and tables disagree in {len(a.mismatches)} place(s) ({summary}); see `alignment`."
     ]
     storage = [m for m in a.mismatches if m.kind == "storage"]
-    if storage:
+    if storage and any(t.name == "memory_embedding_quarantine" for t in review.tables):
+        advice.append(
+            "Embeddings written as JSON text after migration 003 (by another program, such as "
+            "the TypeScript service): `memvault db convert-embeddings` converts them."
+        )
+    elif storage:
         advice.append(
             "Embeddings are still JSON text; `memvault migrate up` converts them to float32 BLOBs."
         )

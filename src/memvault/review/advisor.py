@@ -74,7 +74,12 @@ def propose(
         if query.shape is None or not query.plan.has_problem:
             continue
         tables = problem_tables(query.plan, query.shape)
-        if not tables:
+        if not tables and query.plan.key_lookups_missed:
+            unfixable[query.plan.name] = (
+                "a lookup by id that does not use the primary key: the query's shape, "
+                "not an index, fixes it"
+            )
+        elif not tables:
             unfixable[query.plan.name] = (
                 "the problem is not on a column an index can order or filter"
             )

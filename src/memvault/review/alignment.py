@@ -43,7 +43,8 @@ ACCEPTED_AFFINITY = {
     "text": {"TEXT"},
     "integer": {"INTEGER"},
     "boolean": {"NUMERIC", "INTEGER"},
-    "real": {"REAL", "NUMERIC"},
+    # INTEGER affinity keeps a non-integral REAL as it is (0.5 stays 0.5): memory importance.
+    "real": {"REAL", "NUMERIC", "INTEGER"},
     "json": {"TEXT"},
     "vector": {"BLOB", "TEXT"},
     "blob": {"BLOB"},

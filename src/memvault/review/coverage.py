@@ -23,6 +23,7 @@ _SCAN = re.compile(r"^SCAN (?P<t>\S+)(?: USING (?:COVERING )?INDEX (?P<i>\S+))?$
 _SEARCH = re.compile(
     r"^SEARCH (?P<t>\S+) USING (?:(?:COVERING )?INDEX (?P<i>\S+)|INTEGER PRIMARY KEY|PRIMARY KEY)"
 )
+_KEY_SEARCH = re.compile(r"^SEARCH (?P<t>\S+) USING INTEGER PRIMARY KEY")
 _AUTO = re.compile(r"^(?:SEARCH|SCAN) (?P<t>\S+) USING AUTOMATIC (?:PARTIAL )?COVERING INDEX")
 _TEMP = re.compile(
     r"^USE TEMP B-TREE FOR (?:(?:LAST|RIGHT-MOST) \d+ TERMS? OF )?"
@@ -52,6 +53,7 @@ class QueryPlan:
     temp_btrees: list[str] = field(default_factory=list)  # "ORDER BY", "GROUP BY", ...
     unfiltered: list[str] = field(default_factory=list)  # scanned tables the query does not filter
     computed_sorts: list[str] = field(default_factory=list)  # sorts by a value no index holds
+    key_lookups_missed: list[str] = field(default_factory=list)  # by id, but not by rowid
     notes: list[str] = field(default_factory=list)
     error: str | None = None
 
@@ -75,8 +77,14 @@ class QueryPlan:
 
     @property
     def has_problem(self) -> bool:
-        """Something an index could remove: a filtered full scan, an automatic index, a sort."""
-        return bool(self.fixable_scans or self.automatic_indexes or self.fixable_sorts)
+        """Something an index could remove (a filtered full scan, an automatic index, a
+        sort), or a lookup by id that does not search the primary key."""
+        return bool(
+            self.fixable_scans
+            or self.automatic_indexes
+            or self.fixable_sorts
+            or self.key_lookups_missed
+        )
 
 
 @dataclass
@@ -175,7 +183,35 @@ def plan_query(
                     "(full-text search can)"
                 )
     mark_inherent(result, shape)
+    mark_missed_key_lookups(result, shape, schema)
     return result, shape
+
+
+def mark_missed_key_lookups(result: QueryPlan, shape: QueryShape, schema: Schema) -> None:
+    """Flag a table filtered by its INTEGER PRIMARY KEY (`id = ?`, `id IN (...)`) whose plan
+    never searches that key: it reads rows by some other index (every row a user owns, say)
+    and checks the id after. The fix is the query's shape, not an index."""
+    searched = {
+        _table_of(m.group("t"), shape.aliases)
+        for m in (_KEY_SEARCH.match(step.detail) for step in result.plan)
+        if m
+    }
+    own = set(shape.aliases.values())  # not the children a DELETE looks up by foreign key
+    for table, filt in shape.filters.items():
+        info = schema.tables.get(table) if table in own else None
+        keys = [c.name for c in info.columns if c.pk == 1] if info else []
+        if info is None or info.kind != "table" or len(keys) != 1:
+            continue
+        key = info.column(keys[0])
+        if key is None or key.type.upper() != "INTEGER" or table in searched:
+            continue
+        if any(c.lower() == key.name.lower() for c in [*filt.equal, *filt.within]):
+            result.key_lookups_missed.append(table)
+            result.notes.append(
+                f"looks {table} up by {key.name} but the plan does not search its primary key: "
+                f"let the ids drive the join (FROM json_each(:ids) CROSS JOIN {table} ON "
+                f"{table}.{key.name} = value)"
+            )
 
 
 def mark_inherent(result: QueryPlan, shape: QueryShape) -> None:
@@ -192,10 +228,32 @@ def mark_inherent(result: QueryPlan, shape: QueryShape) -> None:
     ):
         if what in result.temp_btrees and (unplain or len({t.table for t in terms}) > 1):
             result.computed_sorts.append(what)
+            expression = _indexable_expression(shape) if what == "ORDER BY" else None
+            if expression is not None:
+                result.notes.append(
+                    f"ORDER BY the expression {expression}: no plain-column index holds that "
+                    "order, but an index on exactly that expression does (SQLite indexes "
+                    "deterministic expressions; a built-in migration may make it)"
+                )
+                continue
             result.notes.append(
                 f"{what} a computed value or several tables (e.g. a search rank): "
                 "no index holds that order"
             )
+
+
+_COLUMN_FUNCTION = re.compile(r"^(julianday|unixepoch|strftime|date|datetime|lower)\s*\(", re.I)
+
+
+def _indexable_expression(shape: QueryShape) -> str | None:
+    """The first ORDER BY expression that an expression index could hold (a deterministic
+    function of one table's columns), as written; None when there is none."""
+    if len(shape.aliases) != 1:
+        return None
+    for expression in shape.order_expressions:
+        if _COLUMN_FUNCTION.match(expression):
+            return expression
+    return None
 
 
 def _add_foreign_key_lookups(shape: QueryShape, schema: Schema) -> None:

@@ -103,6 +103,7 @@ def _query_dict(q: QueryPlan) -> dict[str, Any]:
         "automatic_index": bool(q.automatic_indexes),
         "temp_btree": q.temp_btree,
         "temp_btree_for": q.temp_btrees,
+        "key_lookup_missed": q.key_lookups_missed,
         "notes": q.notes,
         "error": q.error,
     }

@@ -1,62 +1,23 @@
 """The shape of a simple SQL statement: its tables, filters and sort order.
 
-Enough of SQL for the store's catalog queries (one statement, tables joined with JOIN ...
-ON, a WHERE of AND-ed terms, ORDER BY / GROUP BY of columns), so that index advice is
-derived from what a query asks rather than written down per query. Terms it does not
-understand are kept as `other` and never guessed at.
+The statement is parsed by sqlglot (SQLite dialect), not read with regular expressions:
+tables joined with JOIN ... ON, a WHERE of AND-ed terms, ORDER BY / GROUP BY of columns,
+so that index advice is derived from what a query asks rather than written down per
+query. Terms it does not understand are ignored and never guessed at.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from memvault.review.schema import split_top_level
+import sqlglot
+from sqlglot import exp
 
-_KEYWORDS = {
-    "where",
-    "join",
-    "inner",
-    "left",
-    "right",
-    "cross",
-    "outer",
-    "natural",
-    "on",
-    "using",
-    "order",
-    "group",
-    "limit",
-    "having",
-    "set",
-    "values",
-    "returning",
-    "union",
-    "except",
-    "intersect",
-    "window",
-    "indexed",
-    "not",
-    "as",
-}
-_PARAM = r"(?:\?\d*|[:@$]\w+)"
-_CONST = r"(?:-?\d+(?:\.\d+)?|'(?:[^']|'')*'|NULL|TRUE|FALSE)"
-_COL = r"(?:(?P<q>\w+)\.)?(?P<c>\w+)"
-_EQ_PARAM = re.compile(rf"^{_COL}\s*(?:=|==|IS)\s*{_PARAM}$", re.I)
-_EQ_CONST = re.compile(rf"^{_COL}\s*(?:=|==|IS)\s*(?P<v>{_CONST})$", re.I)
-_IS_NULL = re.compile(rf"^{_COL}\s+IS\s+(?P<v>NOT\s+NULL|NULL)$", re.I)
-_IN = re.compile(rf"^{_COL}\s+IN\s*\(", re.I)
-_RANGE = re.compile(rf"^{_COL}\s*(?:<|>|<=|>=|\s+BETWEEN\s+)", re.I)
-_EXPR = re.compile(
-    r"^(?P<f>\w+)\s*\(\s*(?:(?P<q>\w+)\.)?(?P<c>\w+)\s*\)\s*(?:=|==|<|>|<=|>=|BETWEEN\b|IN\b)", re.I
-)
-_JOIN_EQ = re.compile(r"^(?P<q1>\w+)\.(?P<c1>\w+)\s*=\s*(?P<q2>\w+)\.(?P<c2>\w+)$", re.I)
-_LIKE = re.compile(rf"{_COL}\s+(?:NOT\s+)?LIKE\s+(?P<v>{_PARAM}|'(?:[^']|'')*')", re.I)
-_ORDER_TERM = re.compile(
-    rf"^{_COL}(?:\s+COLLATE\s+\w+)?(?:\s+(?P<dir>ASC|DESC))?(?:\s+NULLS\s+(?:FIRST|LAST))?$", re.I
-)
-_CLAUSE_END = r"(?=\bGROUP\s+BY\b|\bORDER\s+BY\b|\bLIMIT\b|\bRETURNING\b|\bHAVING\b|\bWINDOW\b|$)"
+_COMPARISONS = (exp.EQ, exp.LT, exp.GT, exp.LTE, exp.GTE, exp.Between, exp.In)
+_RANGES = (exp.LT, exp.GT, exp.LTE, exp.GTE, exp.Between)
+_PARAMETERS = (exp.Placeholder, exp.Parameter)
+_CONSTANTS = (exp.Literal, exp.Null, exp.Boolean)
 
 
 @dataclass(frozen=True)
@@ -89,6 +50,7 @@ class QueryShape:
     order_by: list[SortTerm] = field(default_factory=list)
     group_by: list[SortTerm] = field(default_factory=list)
     unplain_order: bool = False  # ORDER BY holds something that is not a plain column
+    order_expressions: list[str] = field(default_factory=list)  # those terms, as written
     unplain_group: bool = False
 
     def filter_for(self, table: str) -> TableFilter:
@@ -103,87 +65,65 @@ def parse_shape(
     """Read the shape of `sql`; `columns` maps each table to its column names (to place
     unqualified columns), `params` lets a LIKE pattern's leading wildcard be seen."""
     text = " ".join(sql.split())
-    kind = text.split(" ", 1)[0].upper() if text else ""
-    shape = QueryShape(kind)
-    _read_tables(text, shape)
+    shape = QueryShape(text.split(" ", 1)[0].upper() if text else "")
+    try:
+        root = sqlglot.parse_one(text, read="sqlite")
+    except sqlglot.errors.ParseError:
+        return shape
+    _read_tables(root, shape)
     lower_cols = {t: {c.lower() for c in cols} for t, cols in columns.items()}
-    for clause in _where_and_on_clauses(text):
-        for term in split_and(clause):
-            _read_term(term.strip(), shape, lower_cols, params)
-    order = _clause(text, r"\bORDER\s+BY\b", r"(?=\bLIMIT\b|\bRETURNING\b|$)")
-    if order:
-        shape.order_by, shape.unplain_order = _sort_terms(order, shape, lower_cols)
-    group = _clause(text, r"\bGROUP\s+BY\b", r"(?=\bHAVING\b|\bORDER\s+BY\b|\bLIMIT\b|$)")
-    if group:
-        shape.group_by, shape.unplain_group = _sort_terms(group, shape, lower_cols)
+    for condition in _where_and_on(root):
+        for term in and_terms(condition):
+            _read_term(term, shape, lower_cols, params)
+    order = root.args.get("order")
+    if order is not None:
+        shape.order_by, shape.unplain_order = _sort_terms(order.expressions, shape, lower_cols)
+        shape.order_expressions = [
+            node.sql(dialect="sqlite", normalize_functions=False)
+            for node in (t.this if isinstance(t, exp.Ordered) else t for t in order.expressions)
+            if not isinstance(node, exp.Column)
+        ]
+    group = root.args.get("group")
+    if group is not None:
+        shape.group_by, shape.unplain_group = _sort_terms(group.expressions, shape, lower_cols)
     return shape
 
 
-def _read_tables(text: str, shape: QueryShape) -> None:
-    not_alias = "|".join(sorted(_KEYWORDS))
-    pattern = re.compile(
-        rf"\b(?:FROM|JOIN|UPDATE|INTO)\s+(?P<t>\w+)(?:\s+(?:AS\s+)?(?!(?:{not_alias})\b)(?P<a>\w+))?",
-        re.I,
-    )
-    for match in pattern.finditer(_outside_brackets(text)):
-        table = match.group("t")
-        alias = match.group("a")
-        if table.lower() in _KEYWORDS or table.upper() == "SELECT":
-            continue
-        shape.aliases.setdefault(table.lower(), table)
-        if alias and alias.lower() not in _KEYWORDS:
-            shape.aliases[alias.lower()] = table
+def _top_level(node: exp.Expr, root: exp.Expr) -> bool:
+    """True when `node` belongs to `root` itself, not to a sub-query inside it."""
+    owner: object = node.find_ancestor(exp.Select, exp.Subquery)
+    return owner is None or owner is root
 
 
-def _outside_brackets(text: str) -> str:
-    """`text` with everything inside brackets blanked (sub-queries, argument lists)."""
-    out = []
-    depth = 0
-    for ch in text:
-        if ch == "(":
-            depth += 1
-        out.append(ch if depth == 0 else " ")
-        if ch == ")":
-            depth -= 1
-    return "".join(out)
+def _read_tables(root: exp.Expr, shape: QueryShape) -> None:
+    for table in root.find_all(exp.Table):
+        if not table.name or not _top_level(table, root):
+            continue  # a table-valued function (json_each) or a sub-query's table
+        shape.aliases.setdefault(table.name.lower(), table.name)
+        if table.alias:
+            shape.aliases[table.alias.lower()] = table.name
 
 
-def _clause(text: str, start: str, end: str) -> str | None:
-    """The text of a top-level clause (outside brackets), from `start` up to `end`."""
-    flat = _outside_brackets(text)
-    match = re.search(rf"{start}(?P<body>.*?){end}", flat, re.I)
-    if match is None:
-        return None
-    return text[match.start("body") : match.end("body")].strip()
+def _where_and_on(root: exp.Expr) -> Iterator[exp.Expr]:
+    where = root.args.get("where")
+    if where is not None:
+        yield where.this
+    for join in root.args.get("joins") or []:
+        if join.args.get("on") is not None:
+            yield join.args["on"]
 
 
-def _where_and_on_clauses(text: str) -> list[str]:
-    clauses = []
-    where = _clause(text, r"\bWHERE\b", _CLAUSE_END)
-    if where:
-        clauses.append(where)
-    flat = _outside_brackets(text)
-    for match in re.finditer(
-        r"\bON\b(?P<body>.*?)(?=\b(?:LEFT|INNER|CROSS|JOIN|WHERE|GROUP|ORDER|LIMIT)\b|$)",
-        flat,
-        re.I,
-    ):
-        clauses.append(text[match.start("body") : match.end("body")].strip())
-    return clauses
+def and_terms(condition: exp.Expr) -> list[exp.Expr]:
+    """The AND-ed terms of a condition, at the top level (BETWEEN x AND y stays whole)."""
+    if isinstance(condition, exp.And):
+        return and_terms(condition.this) + and_terms(condition.expression)
+    return [condition]
 
 
 def split_and(clause: str) -> list[str]:
-    """The AND-ed terms of a condition, at the top level (BETWEEN x AND y kept whole)."""
-    flat = _outside_brackets(clause)
-    terms, start, pos = [], 0, 0
-    for match in re.finditer(r"\bAND\b", flat, re.I):
-        if re.search(r"\bBETWEEN\s+\S+\s*$", flat[pos : match.start()], re.I):
-            pos = match.end()
-            continue
-        terms.append(clause[start : match.start()])
-        start = pos = match.end()
-    terms.append(clause[start:])
-    return [t.strip() for t in terms if t.strip()]
+    """The AND-ed terms of a condition written as text (SQLite spelling)."""
+    condition = sqlglot.parse_one(f"SELECT 1 WHERE {clause}", read="sqlite").args["where"].this
+    return [term.sql(dialect="sqlite") for term in and_terms(condition)]
 
 
 def _owner(
@@ -197,66 +137,117 @@ def _owner(
     return None
 
 
-def _read_term(term: str, shape: QueryShape, cols: Mapping[str, set[str]], params: object) -> None:
-    while term.startswith("(") and term.endswith(")") and len(split_and(term[1:-1])) == 1:
-        term = term[1:-1].strip()
-    for like in _LIKE.finditer(term):
-        table = _owner(like.group("q"), like.group("c"), shape, cols)
-        if table:
-            shape.filter_for(table).likes.append(
-                (like.group("c"), _leading_wildcard(like.group("v"), params))
+def _column(
+    node: exp.Expr | None, shape: QueryShape, cols: Mapping[str, set[str]]
+) -> tuple[str, str] | None:
+    """(table, column) for a column reference placed on one of the statement's tables."""
+    if not isinstance(node, exp.Column):
+        return None
+    table = _owner(node.table or None, node.name, shape, cols)
+    return None if table is None else (table, node.name)
+
+
+def _read_term(
+    term: exp.Expr, shape: QueryShape, cols: Mapping[str, set[str]], params: object
+) -> None:
+    while isinstance(term, exp.Paren) and not isinstance(term.this, exp.And):
+        term = term.this
+    if isinstance(term, exp.Paren):
+        return  # (a AND b): not a single term
+    for like in term.find_all(exp.Like):
+        placed = _column(like.this, shape, cols)
+        if placed:
+            shape.filter_for(placed[0]).likes.append(
+                (placed[1], _leading_wildcard(like.expression, params))
             )
-    expr = _EXPR.match(term)
-    if expr:
-        table = _owner(expr.group("q"), expr.group("c"), shape, cols)
-        if table:
-            text = f"{expr.group('f')}({expr.group('c')})"
-            shape.filter_for(table).expressions.append((text, expr.group("c")))
+    if isinstance(term, _COMPARISONS) and isinstance(term.this, exp.Func):
+        _read_expression(term.this, shape, cols)
         return
-    join = _JOIN_EQ.match(term)
-    if join:
-        for q, c in ((join.group("q1"), join.group("c1")), (join.group("q2"), join.group("c2"))):
-            table = _owner(q, c, shape, cols)
-            if table:
-                shape.filter_for(table).equal.append(c)
+    if _read_join(term, shape, cols):
         return
-    for pattern, slot in ((_EQ_PARAM, "equal"), (_IN, "within"), (_RANGE, "ranges")):
-        match = pattern.match(term)
-        if match:
-            table = _owner(match.group("q"), match.group("c"), shape, cols)
-            if table:
-                getattr(shape.filter_for(table), slot).append(match.group("c"))
-            return
-    for pattern in (_EQ_CONST, _IS_NULL):
-        match = pattern.match(term)
-        if match:
-            table = _owner(match.group("q"), match.group("c"), shape, cols)
-            if table:
-                condition = re.sub(r"^\w+\.", "", term)
-                shape.filter_for(table).constant.append((match.group("c"), condition))
-            return
+    placed = _column(term.this, shape, cols)
+    if placed is None:
+        _read_not_null(term, shape, cols)
+        return
+    table, column = placed
+    rhs = term.args.get("expression")
+    if isinstance(term, (exp.EQ, exp.Is)) and isinstance(rhs, _PARAMETERS):
+        shape.filter_for(table).equal.append(column)
+    elif isinstance(term, exp.In):
+        shape.filter_for(table).within.append(column)
+    elif isinstance(term, _RANGES):
+        shape.filter_for(table).ranges.append(column)
+    elif isinstance(term, (exp.EQ, exp.Is)) and rhs is not None and _constant(rhs):
+        operator = "IS" if isinstance(term, exp.Is) else "="
+        condition = f"{column} {operator} {rhs.sql(dialect='sqlite')}"
+        shape.filter_for(table).constant.append((column, condition))
 
 
-def _leading_wildcard(value: str, params: object) -> bool:
-    if value.startswith("'"):
-        return value[1:].startswith("%")
+def _constant(node: exp.Expr | None) -> bool:
+    if isinstance(node, exp.Neg):
+        node = node.this
+    return isinstance(node, _CONSTANTS)
+
+
+def _read_expression(func: exp.Func, shape: QueryShape, cols: Mapping[str, set[str]]) -> None:
+    """`date(created_at) >= ?`: a filter on an expression of one column."""
+    args = [a for a in func.iter_expressions()]
+    placed = _column(args[0], shape, cols) if len(args) == 1 else None
+    if placed:
+        name = func.name if isinstance(func, exp.Anonymous) else func.sql_name()
+        shape.filter_for(placed[0]).expressions.append((f"{name}({placed[1]})", placed[1]))
+
+
+def _read_join(term: exp.Expr, shape: QueryShape, cols: Mapping[str, set[str]]) -> bool:
+    """`a.x = b.y`: both columns are looked up by equality."""
+    if not isinstance(term, exp.EQ):
+        return False
+    sides = (term.this, term.expression)
+    if not all(isinstance(s, exp.Column) and s.table for s in sides):
+        return False
+    for side in sides:
+        placed = _column(side, shape, cols)
+        if placed:
+            shape.filter_for(placed[0]).equal.append(placed[1])
+    return True
+
+
+def _read_not_null(term: exp.Expr, shape: QueryShape, cols: Mapping[str, set[str]]) -> None:
+    """`x IS NOT NULL` (parsed as NOT (x IS NULL)): a constant condition."""
+    inner = term.this if isinstance(term, exp.Not) else None
+    if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
+        placed = _column(inner.this, shape, cols)
+        if placed:
+            shape.filter_for(placed[0]).constant.append((placed[1], f"{placed[1]} IS NOT NULL"))
+
+
+def _leading_wildcard(value: exp.Expr, params: object) -> bool:
+    if isinstance(value, exp.Literal) and value.is_string:
+        return str(value.this).startswith("%")
     bound: object = None
-    if isinstance(params, Mapping) and value[:1] in ":@$":
-        bound = params.get(value[1:])
-    elif isinstance(params, Sequence) and not isinstance(params, str) and value == "?" and params:
+    if isinstance(value, exp.Placeholder) and isinstance(params, Mapping):
+        bound = params.get(str(value.name))
+    elif isinstance(value, exp.Placeholder) and _positional(params):
+        assert isinstance(params, Sequence)
         bound = next((p for p in params if isinstance(p, str) and "%" in p), None)
     return isinstance(bound, str) and bound.startswith("%")
 
 
+def _positional(params: object) -> bool:
+    return isinstance(params, Sequence) and not isinstance(params, str) and bool(params)
+
+
 def _sort_terms(
-    clause: str, shape: QueryShape, cols: Mapping[str, set[str]]
+    terms: Sequence[exp.Expr], shape: QueryShape, cols: Mapping[str, set[str]]
 ) -> tuple[list[SortTerm], bool]:
-    terms: list[SortTerm] = []
-    for part in split_top_level(clause, ","):
-        match = _ORDER_TERM.match(part.strip())
-        table = _owner(match.group("q"), match.group("c"), shape, cols) if match else None
-        if match is None or table is None:
-            return terms, True
-        desc = (match.group("dir") or "").upper() == "DESC"
-        terms.append(SortTerm(table, match.group("c"), desc))
-    return terms, False
+    sorted_by: list[SortTerm] = []
+    for term in terms:
+        desc = bool(term.args.get("desc")) if isinstance(term, exp.Ordered) else False
+        node = term.this if isinstance(term, exp.Ordered) else term
+        if isinstance(node, exp.Collate):
+            node = node.this
+        placed = _column(node, shape, cols)
+        if placed is None:
+            return sorted_by, True
+        sorted_by.append(SortTerm(placed[0], placed[1], desc))
+    return sorted_by, False

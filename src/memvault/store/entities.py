@@ -14,6 +14,7 @@ from memvault.store.models import (
     EntityHit,
     EntityType,
     PersonType,
+    construct_record,
     validate_fields,
     validate_patch,
 )
@@ -34,7 +35,8 @@ def entity_from_row(row: driver.Row) -> Entity:
     values["relationships"] = load_json(row["relationships"], "relationships", problems)
     values["metadata"] = load_json(row["metadata"], "metadata", problems)
     values["interaction_count"] = row["interaction_count"] or 0
-    return Entity.model_construct(**values, problems=problems)
+    values["problems"] = problems
+    return construct_record(Entity, values)  # every field is a column of ENTITY_COLUMNS
 
 
 def storable(fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -21,11 +21,13 @@ from memvault.store.columns import (
     Clock,
     decode_embedding,
     dump_json,
+    dump_list,
     load_bool,
     load_embedding,
     load_enum,
     load_json,
     load_list,
+    load_memory_importance,
     row_values,
 )
 from memvault.store.models import (
@@ -33,6 +35,7 @@ from memvault.store.models import (
     MemoryFields,
     MemoryHit,
     MemoryType,
+    construct_record,
     field_values,
     validate_fields,
     validate_patch,
@@ -48,36 +51,53 @@ from memvault.store.search import (
 from memvault.store.users import require_user
 
 HYBRID_CANDIDATES = 50
+# order= of MemoryRepository.list -> its catalog query.
+LIST_ORDERS = {
+    "created": "memories.list",
+    "updated": "memories.list_by_updated",
+    "importance": "memories.list_by_importance",
+}
 DEFAULT_VECTOR_CACHE = 256 * 1024 * 1024
 
 
-def memory_from_row(row: driver.Row) -> Memory:
-    """A trusted memories row as a record; broken legacy values are kept and noted."""
+_BOOLS = {0: False, 1: True}
+
+
+def memory_from_row(row: driver.Row | tuple[Any, ...]) -> Memory:
+    """A trusted memories row (MEMORY_COLUMNS, in order) as a record; broken legacy values
+    are kept and noted. The listing's hot path: one unpack, no per-field validation."""
+    (id_, user_id, title, content, memory_type, importance, tags, entity_ids, embedding,
+     metadata, is_archived, created_at, updated_at) = row[:13]  # fmt: skip
     problems: builtins.list[str] = []
-    return Memory.model_construct(
-        id=row["id"],
-        user_id=row["user_id"],
-        title=row["title"],
-        content=row["content"],
-        memory_type=load_enum(row["memory_type"], MemoryType, "memory_type", problems),
-        importance=row["importance"],
-        tags=load_list(row["tags"], "tags", problems),
-        entity_ids=load_list(row["entity_ids"], "entity_ids", problems),
-        embedding=load_embedding(row["embedding"], problems),
-        metadata=load_json(row["metadata"], "metadata", problems),
-        is_archived=load_bool(row["is_archived"]),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        problems=problems,
+    return construct_record(
+        Memory,
+        {
+            "problems": problems,
+            "id": id_,
+            "user_id": user_id,
+            "title": title,
+            "content": content,
+            "memory_type": load_enum(memory_type, MemoryType, "memory_type", problems),
+            "importance": load_memory_importance(importance, problems),
+            "tags": load_list(tags, "tags", problems),
+            "entity_ids": load_list(entity_ids, "entity_ids", problems),
+            "embedding": load_embedding(embedding, problems),
+            "metadata": load_json(metadata, "metadata", problems),
+            "is_archived": _BOOLS[is_archived] if is_archived in _BOOLS else load_bool(is_archived),
+            "created_at": created_at,
+            "updated_at": updated_at,
+        },
     )
 
 
 def storable(fields: Mapping[str, Any]) -> dict[str, Any]:
     """Validated memory fields as column values: JSON text, a float32 BLOB, 0/1."""
     values = dict(fields)
-    for column in ("tags", "entity_ids", "metadata"):
+    for column in ("tags", "entity_ids"):  # validated lists of str / int
         if column in values:
-            values[column] = dump_json(values[column])
+            values[column] = dump_list(values[column])
+    if "metadata" in values:
+        values["metadata"] = dump_json(values["metadata"])
     if "embedding" in values:
         values["embedding"] = embedding_codec.encode(values["embedding"])
     if "memory_type" in values:
@@ -184,9 +204,18 @@ class MemoryRepository:
         row = self._run.one("memories.get", id=memory_id, user_id=user_id)
         return None if row is None else memory_from_row(row)
 
-    def list(self, user_id: str, limit: int = 50, offset: int = 0) -> builtins.list[Memory]:
-        """The user's memories that are not archived, newest first."""
-        rows = self._run.rows("memories.list", user_id=user_id, limit=limit, offset=offset)
+    def list(
+        self, user_id: str, limit: int = 50, offset: int = 0, order: str = "created"
+    ) -> builtins.list[Memory]:
+        """The user's memories that are not archived: newest first (order="created"), most
+        recently updated first ("updated", reading both updated_at formats as instants), or
+        most important first ("importance"; ties oldest first)."""
+        query = LIST_ORDERS.get(order)
+        if query is None:
+            raise ValidationError(
+                f"invalid memory listing order {order!r}: choose one of {', '.join(LIST_ORDERS)}"
+            )
+        rows = self._run.rows(query, user_id=user_id, limit=limit, offset=offset)
         return [memory_from_row(row) for row in rows]
 
     def search(self, user_id: str, text: str, limit: int = 20) -> builtins.list[MemoryHit]:
@@ -242,28 +271,33 @@ class MemoryRepository:
         self._vectors.put(key, version, vectors)
         return vectors
 
-    def _embeddings(self, user_id: str, dimension: int) -> tuple[builtins.list[int], np.ndarray]:
+    def _embeddings(self, user_id: str, dimension: int) -> tuple[np.ndarray, np.ndarray]:
         """Ids and a (n, dimension) float32 matrix of the user's candidate embeddings."""
-        blob_ids: builtins.list[int] = []
-        blobs: builtins.list[bytes] = []
-        other_ids: builtins.list[int] = []
-        others: builtins.list[np.ndarray] = []
+        rows = self._run.tuples("memories.similar_candidates", user_id=user_id)
+        if not rows:
+            return np.zeros(0, np.int64), np.zeros((0, dimension), embedding_codec.DTYPE)
         size = dimension * embedding_codec.DTYPE.itemsize
-        with self._run.iterate("memories.similar_candidates", user_id=user_id) as rows:
-            for memory_id, raw in rows:
-                if isinstance(raw, bytes) and len(raw) == size:
-                    blob_ids.append(memory_id)
-                    blobs.append(raw)
-                elif not isinstance(raw, bytes):  # legacy JSON text
-                    vector = decode_embedding(raw)
-                    if vector is not None and vector.size == dimension:
-                        other_ids.append(memory_id)
-                        others.append(vector)
-        matrix = np.frombuffer(b"".join(blobs), dtype=embedding_codec.DTYPE)
-        matrix = matrix.reshape(len(blobs), dimension)
-        if others:
-            matrix = np.vstack([matrix, np.stack(others)])
-        return blob_ids + other_ids, matrix
+        # Column-wise in C (zip, map, set): no Python bytecode per row on the usual path.
+        id_column, blobs = zip(*rows, strict=True)
+        if set(map(type, blobs)) == {bytes} and set(map(len, blobs)) == {size}:
+            ids = np.array(id_column, dtype=np.int64)
+            matrix = np.frombuffer(b"".join(blobs), dtype=embedding_codec.DTYPE)
+            return ids, matrix.reshape(len(rows), dimension)
+        return self._mixed_embeddings(rows, dimension)
+
+    def _mixed_embeddings(
+        self, rows: builtins.list[tuple[Any, ...]], dimension: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Blobs of other sizes skipped; legacy JSON text decoded (its size must match too)."""
+        ids: builtins.list[int] = []
+        vectors: builtins.list[np.ndarray] = []
+        for memory_id, raw in rows:
+            vector = decode_embedding(raw)
+            if vector is not None and vector.size == dimension:
+                ids.append(memory_id)
+                vectors.append(vector)
+        matrix = np.stack(vectors) if vectors else np.zeros((0, dimension), embedding_codec.DTYPE)
+        return np.asarray(ids, dtype=np.int64), matrix
 
     def _hits(
         self, user_id: str, ranked: builtins.list[tuple[int, float]]

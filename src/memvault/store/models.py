@@ -18,10 +18,12 @@ from typing import Annotated, Any, TypeVar
 import numpy as np
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
     SerializerFunctionWrapHandler,
+    WithJsonSchema,
     field_validator,
     model_serializer,
 )
@@ -60,10 +62,19 @@ class MemoryType(StrEnum):
     PROJECT = "project"
     INTERACTION = "interaction"
     PREFERENCE = "preference"
+    # The assistant-facing types of the service's MCP tool store_memory (default semantic).
+    EPISODIC = "episodic"
+    SEMANTIC = "semantic"
+    PROCEDURAL = "procedural"
+    WORKING = "working"
+    SENSORY = "sensory"
 
 
 class Importance(IntEnum):
-    """1 low, 2 medium, 3 high, 4 critical (stored as the integer)."""
+    """An entity's importance: 1 low, 2 medium, 3 high, 4 critical (stored as the integer).
+
+    A memory's importance is not a level but a float from 0 to 1 (see MEMORY_IMPORTANCE).
+    """
 
     LOW = 1
     MEDIUM = 2
@@ -92,6 +103,9 @@ TagsField = Annotated[list[str], Raw]
 EntityIdsField = Annotated[list[int], Raw]
 JsonField = Annotated[Any, Raw]
 ImportanceField = Annotated[int, Field(ge=1, le=4), Raw]
+# A memory's importance as the service validates it: 0.0 to 1.0, default 0.5.
+MEMORY_IMPORTANCE = 0.5
+MemoryImportanceField = Annotated[float, Field(ge=0.0, le=1.0), Raw]
 
 
 # Integer row ids, written as strings in JSON: the TypeScript service's interfaces declare
@@ -172,7 +186,7 @@ class Memory(Record):
     title: str
     content: str
     memory_type: MemoryTypeField
-    importance: ImportanceField = 2
+    importance: MemoryImportanceField = MEMORY_IMPORTANCE
     tags: TagsField = Field(default_factory=list)
     entity_ids: EntityIdsField = Field(default_factory=list)
     embedding: list[float] | None = None
@@ -237,6 +251,22 @@ class EntityHit(_Model):
     score: float
 
 
+R = TypeVar("R", bound=BaseModel)
+_new_object = object.__new__
+_set_slot = object.__setattr__
+
+
+def construct_record(model: type[R], values: dict[str, Any]) -> R:
+    """A record from trusted, complete values (every field given): what `model_construct`
+    makes, without its per-field default and alias handling (a listing's hot path)."""
+    record = _new_object(model)
+    _set_slot(record, "__dict__", values)
+    _set_slot(record, "__pydantic_fields_set__", set(values))
+    _set_slot(record, "__pydantic_extra__", None)
+    _set_slot(record, "__pydantic_private__", None)
+    return record
+
+
 # -- what writes accept ---------------------------------------------------------------------
 class _Fields(_Model):
     """Validated input for a write; assignment is validated too, so patches are checked."""
@@ -254,20 +284,53 @@ class _Fields(_Model):
         return None if value is None else _check_email(value)
 
 
-def _check_embedding(value: list[float] | None) -> list[float] | None:
+def _as_vector(value: Any) -> np.ndarray | None:
+    """An embedding (a list of numbers or a 1-D NumPy array) as a little-endian float32
+    array, checked in whole-array operations: no Python work per number. Refuses what
+    float32 cannot hold: NaN, infinity, and finite values beyond its range (±3.4e38)."""
     if value is None:
         return None
-    if not value:
+    if not isinstance(value, np.ndarray | list | tuple):
+        raise ValueError(f"an embedding must be a list of numbers, not {type(value).__name__}")
+    try:
+        arr = np.asarray(value)
+    except ValueError:  # ragged nesting
+        arr = np.asarray(value, dtype=object)
+    if arr.ndim != 1:
+        raise ValueError(f"an embedding must be one-dimensional (shape {arr.shape})")
+    if arr.size == 0:
         raise ValueError("an embedding must hold at least one number")
-    values = np.asarray(value, dtype=np.float64)
-    if not np.isfinite(values).all():
-        raise ValueError("an embedding must hold finite numbers only (no NaN or infinity)")
-    if (np.abs(values) > _FLOAT32_MAX).any():  # stored as float32: it would become infinity
-        raise ValueError(f"an embedding value is beyond float32's range (±{_FLOAT32_MAX:.3g})")
-    return value
+    if arr.dtype.kind not in "fiu":
+        raise ValueError(_first_non_number(value))
+    with np.errstate(over="ignore", invalid="ignore"):
+        vector = arr.astype("<f4")
+    if not np.isfinite(vector).all():
+        if not np.isfinite(arr).all():
+            raise ValueError("an embedding must hold finite numbers only (no NaN or infinity)")
+        raise ValueError("an embedding value is beyond float32 range (±3.4e38)")
+    return vector
 
 
-_FLOAT32_MAX = float(np.finfo(np.float32).max)
+def _first_non_number(value: Any) -> str:
+    """Which element is not a number (only on the error path, so a loop is fine)."""
+    items = value.tolist() if isinstance(value, np.ndarray) else value
+    for index, item in enumerate(items):
+        if isinstance(item, bool) or not isinstance(item, int | float):
+            return f"element {index} is not a number (got {item!r:.40})"
+    return "an embedding must hold numbers only"
+
+
+def _vector_as_list(value: Any) -> Any:
+    return value.tolist() if isinstance(value, np.ndarray) else value
+
+
+# Accepted as a list of numbers or a NumPy array; held as float32; dumped as a list.
+VectorField = Annotated[
+    Any,
+    BeforeValidator(_as_vector),
+    PlainSerializer(_vector_as_list),
+    WithJsonSchema({"anyOf": [{"type": "array", "items": {"type": "number"}}, {"type": "null"}]}),
+]
 
 
 def _check_json(value: Any) -> Any:
@@ -322,14 +385,12 @@ class MemoryFields(_Fields):
     title: str = Field(min_length=1)
     content: str
     memory_type: MemoryType
-    importance: int = Field(default=2, ge=1, le=4)
+    importance: float = Field(default=MEMORY_IMPORTANCE, ge=0.0, le=1.0, allow_inf_nan=False)
     tags: list[str] = Field(default_factory=list)
     entity_ids: list[int] = Field(default_factory=list)
-    embedding: list[float] | None = None
+    embedding: VectorField = None
     metadata: dict[str, Any] | None = None
     is_archived: bool = False
-
-    _embedding_check = field_validator("embedding")(_check_embedding)
 
 
 class InteractionFields(_Fields):

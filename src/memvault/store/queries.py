@@ -188,10 +188,13 @@ register(
     {"id": 1, "user_id": USER_ID},
     "Delete one of a user's entities.",
 )
+# Lookups by a list of ids: json_each drives the join (CROSS JOIN keeps it outermost) so
+# each id is one rowid search; `id IN (...) AND user_id = ?` let the planner walk the
+# user's index instead, reading every row the user owns.
 register(
     "entities.owned_ids",
-    "SELECT id FROM entities WHERE user_id = :user_id "
-    "AND id IN (SELECT value FROM json_each(:ids))",
+    "SELECT e.id FROM json_each(:ids) AS wanted CROSS JOIN entities AS e "
+    "ON e.id = wanted.value WHERE e.user_id = :user_id",
     {"user_id": USER_ID, "ids": "[1, 2]"},
     "Which of the given entity ids belong to the user (memories may only link to those).",
 )
@@ -199,7 +202,7 @@ register(
 # -- memories -------------------------------------------------------------------------------
 MEMORY_VALUES = {
     "user_id": USER_ID, "title": "Tea", "content": "Prefers green tea", "memory_type": "preference",
-    "importance": 2, "tags": '["drinks"]', "entity_ids": "[]", "embedding": None,
+    "importance": 0.5, "tags": '["drinks"]', "entity_ids": "[]", "embedding": None,
     "metadata": None, "is_archived": 0, "created_at": NOW, "updated_at": NOW,
 }  # fmt: skip
 MEMORY_INSERT_COLUMNS = MEMORY_COLUMNS.removeprefix("id, ")
@@ -236,10 +239,10 @@ register(
 )
 register(
     "memories.get_many",
-    f"SELECT {MEMORY_COLUMNS} FROM memories WHERE user_id = :user_id "
-    "AND id IN (SELECT value FROM json_each(:ids))",
+    f"SELECT {_prefixed(MEMORY_COLUMNS, 'm')} FROM json_each(:ids) AS wanted "
+    "CROSS JOIN memories AS m ON m.id = wanted.value WHERE m.user_id = :user_id",
     {"user_id": USER_ID, "ids": "[1, 2, 3]"},
-    "Several of a user's memories by id (the hits of a semantic search).",
+    "Several of a user's memories by id (the hits of a semantic search), each by rowid.",
 )
 register(
     "memories.list",
@@ -247,6 +250,24 @@ register(
     "ORDER BY created_at DESC LIMIT :limit OFFSET :offset",
     {"user_id": USER_ID, "limit": 50, "offset": 0},
     "A user's memories that are not archived, newest first.",
+)
+# Pattern 4 of the seed (its searchMemories; the service's `recency` recall strategy).
+# julianday() reads both updated_at formats the service writes (ISO text and
+# CURRENT_TIMESTAMP) as the same instant; migration 008 indexes exactly these expressions.
+register(
+    "memories.list_by_updated",
+    f"SELECT {MEMORY_COLUMNS} FROM memories WHERE user_id = :user_id AND is_archived = 0 "
+    "ORDER BY julianday(updated_at) DESC, id DESC LIMIT :limit OFFSET :offset",
+    {"user_id": USER_ID, "limit": 50, "offset": 0},
+    "A user's memories that are not archived, most recently updated first (pattern 4).",
+)
+register(
+    "memories.list_by_importance",
+    f"SELECT {MEMORY_COLUMNS} FROM memories WHERE user_id = :user_id AND is_archived = 0 "
+    "ORDER BY importance DESC, id LIMIT :limit OFFSET :offset",
+    {"user_id": USER_ID, "limit": 50, "offset": 0},
+    "A user's memories that are not archived, most important first (ties: oldest first; "
+    "the legacy idx_memories_user_importance serves it).",
 )
 # Ranking happens on (id, score) pairs only; the full rows of the top `limit` are read after,
 # so a common word does not drag every matching row (and its embedding) through the sorter.

@@ -71,6 +71,10 @@ class QueryRunner:
         with _named_failures(params):
             return self._db.query(catalog.sql(name), params)
 
+    def tuples(self, name: str, /, **params: Any) -> list[tuple[Any, ...]]:
+        """Every row of a registered query as a plain tuple (for many rows read by position)."""
+        return self._db.query_tuples(catalog.sql(name), params)
+
     @contextmanager
     def iterate(self, name: str, /, **params: Any) -> Iterator[Iterator[driver.Row]]:
         """The rows of a registered query, fetched as they are read; closed on leaving."""

@@ -42,25 +42,32 @@ def as_query_vector(vector: Sequence[float] | np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class UnitVectors:
-    """Row vectors scaled to length 1, with their ids; zero rows are marked invalid."""
+    """Row vectors with their inverse lengths, computed once, and their ids.
+
+    A query then costs one matrix-vector product and one scaling of the n scores; the
+    matrix itself is never copied into a normalised one. Zero rows get inverse length 0
+    and are marked invalid.
+    """
 
     ids: np.ndarray  # int64, one per row
-    unit: np.ndarray  # float32 (n, dimension)
+    matrix: np.ndarray  # float32 (n, dimension), as stored
+    inv_norms: np.ndarray  # float32 (n,), 1/|row| (0 for zero rows)
     valid: np.ndarray  # bool, False for rows of zero length
+    all_valid: bool
 
     @classmethod
-    def build(cls, ids: Sequence[int], matrix: np.ndarray) -> UnitVectors:
-        """Normalize `matrix` once, so each query costs one matrix-vector product."""
+    def build(cls, ids: Sequence[int] | np.ndarray, matrix: np.ndarray) -> UnitVectors:
+        """Compute the rows' inverse lengths once."""
         matrix = np.asarray(matrix, dtype=np.float32)
-        norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix, dtype=np.float64))
+        norms = np.sqrt(np.einsum("ij,ij->i", matrix, matrix))
         valid = norms > 0
-        unit = np.zeros(matrix.shape, dtype=np.float32)
-        np.divide(matrix, norms[:, None].astype(np.float32), out=unit, where=valid[:, None])
-        return cls(np.asarray(ids, dtype=np.int64), unit, valid)
+        inv_norms = np.zeros(norms.shape, dtype=np.float32)
+        np.divide(1.0, norms, out=inv_norms, where=valid)
+        return cls(np.asarray(ids, dtype=np.int64), matrix, inv_norms, valid, bool(valid.all()))
 
     @property
     def nbytes(self) -> int:
-        return int(self.ids.nbytes + self.unit.nbytes + self.valid.nbytes)
+        return int(self.ids.nbytes + self.matrix.nbytes + self.inv_norms.nbytes + self.valid.nbytes)
 
     def top_k(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         """The k rows most cosine-similar to `query` as (id, similarity), best first.
@@ -68,14 +75,17 @@ class UnitVectors:
         Zero rows are never returned; among equal scores the lower id comes first.
         """
         q_norm = float(np.linalg.norm(query))
-        k = min(k, int(self.valid.sum()))
+        k = min(k, len(self.ids) if self.all_valid else int(self.valid.sum()))
         if k <= 0 or q_norm == 0.0:
             return []
-        scores = (self.unit @ (query / q_norm).astype(np.float32)).astype(np.float64)
-        scores[~self.valid] = -np.inf
+        scores = self.matrix @ (query / q_norm).astype(np.float32)
+        scores *= self.inv_norms
+        if not self.all_valid:
+            scores[~self.valid] = -np.inf
         top = np.argpartition(-scores, k - 1)[:k] if k < len(scores) else np.arange(len(scores))
-        order = sorted(top.tolist(), key=lambda i: (-scores[i], self.ids[i]))
-        return [(int(self.ids[i]), float(scores[i])) for i in order]
+        chosen = [(float(scores[i]), int(self.ids[i])) for i in top.tolist()]
+        chosen.sort(key=lambda pair: (-pair[0], pair[1]))
+        return [(memory_id, score) for score, memory_id in chosen]
 
 
 def cosine_top_k(

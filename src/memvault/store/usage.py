@@ -15,6 +15,20 @@ from memvault.store.runner import QueryRunner
 from memvault.store.users import require_user
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+# api_usage_tracking.timestamp is unix milliseconds (the service's Date.now()). Earlier
+# memvault builds wrote seconds; any value below this (in ms: 1973-03-03) is read as seconds.
+SECONDS_BELOW = 100_000_000_000
+
+
+def timestamp_ms(raw: Any, problems: list[str]) -> Any:
+    """A stored usage timestamp as unix milliseconds; seconds are scaled (and noted)."""
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        problems.append(f"timestamp: {raw!r} is not an integer of unix milliseconds")
+        return raw
+    if abs(raw) < SECONDS_BELOW:
+        problems.append("timestamp: stored in seconds, read as milliseconds")
+        return raw * 1000
+    return raw
 
 
 def usage_from_row(row: driver.Row) -> ApiUsage:
@@ -23,6 +37,7 @@ def usage_from_row(row: driver.Row) -> ApiUsage:
     values = row_values(row)
     values["api_provider"] = load_enum(row["api_provider"], ApiProvider, "api_provider", problems)
     values["metadata"] = load_json(row["metadata"], "metadata", problems)
+    values["timestamp"] = timestamp_ms(row["timestamp"], problems)
     return ApiUsage.model_construct(**values, problems=problems)
 
 
@@ -40,7 +55,7 @@ class UsageRepository:
         values = data.model_dump() | {
             "id": str(uuid.uuid4()),
             "user_id": user_id,
-            "timestamp": int(moment.timestamp()),
+            "timestamp": int(moment.timestamp() * 1000),  # unix ms, as the service writes
             "date": moment.date().isoformat(),
         }
         values["api_provider"] = str(values["api_provider"])

@@ -21,6 +21,30 @@ from memvault.db import driver
 class LegacyShape(Enum):
     V1_3_5 = "v1.3.5"  # schema_version holds 1
     V2 = "v2"  # schema_version holds 1 and 2; entities.contact_info after title
+    # v1.7.5 after its own `npm run migrate` (status, up): schema_version 2, contact_info,
+    # the service's schema_migrations rows, and 002's indexes missing.
+    V1_7_5_MIGRATED = "v1.7.5-migrated"
+
+
+# What the service's migration system (v1.4+) writes into its own schema_migrations.
+SERVICE_LEDGER_DDL = """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY,
+    name TEXT NOT NULL,
+    description TEXT,
+    applied_at TEXT NOT NULL,
+    applied_by TEXT,
+    duration_ms INTEGER,
+    checksum TEXT,
+    status TEXT NOT NULL DEFAULT 'applied'
+  )"""
+SERVICE_LEDGER_ROWS = [
+    (2, "001_initial_schema", "Migrated from legacy schema_version table",
+     "2025-10-06T12:00:00.000Z", None, None, None, "applied"),
+    (1, "001_initial_schema",
+     "Initial database schema with users, entities, memories, interactions, and API usage "
+     "tracking", "2025-10-06T12:00:01.000Z", "system", 11,
+     "d1c30be319fb4854010748905e88e03d88286bf8a7750245b5a3e8f9a143b7b6", "applied"),
+]  # fmt: skip
 
 
 _ENTITY_COLS_V1 = """id INTEGER PRIMARY KEY AUTOINCREMENT, user_id TEXT, name TEXT NOT NULL,
@@ -44,12 +68,12 @@ CREATE TABLE IF NOT EXISTS interactions (id INTEGER PRIMARY KEY AUTOINCREMENT, u
  user_prompt TEXT NOT NULL, assistant_response TEXT NOT NULL, context TEXT, feedback TEXT,
  sentiment TEXT, metadata TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL,
  FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE);
+CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS api_usage_tracking (id TEXT PRIMARY KEY, user_id TEXT NOT NULL,
  api_provider TEXT NOT NULL CHECK (api_provider IN ('openai', 'openrouter')), model TEXT NOT NULL,
  tokens_used INTEGER NOT NULL DEFAULT 0, cost_usd REAL NOT NULL, operation_type TEXT NOT NULL,
  timestamp INTEGER NOT NULL, date TEXT NOT NULL, metadata TEXT,
  FOREIGN KEY (user_id) REFERENCES users(id) ON DELETE CASCADE);
-CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS idx_users_email ON users(email);
 CREATE INDEX IF NOT EXISTS idx_users_api_key_hash ON users(api_key_hash);
 CREATE INDEX IF NOT EXISTS idx_entities_user_type ON entities(user_id, entity_type);
@@ -66,33 +90,29 @@ CREATE VIRTUAL TABLE IF NOT EXISTS memories_fts USING fts5(title, content, tags,
 CREATE VIRTUAL TABLE IF NOT EXISTS entities_fts USING fts5(name, description, notes, tags,
  content='entities', content_rowid='id');
 CREATE TRIGGER IF NOT EXISTS memories_fts_insert AFTER INSERT ON memories BEGIN
-  INSERT INTO memories_fts(rowid, title, content, tags)
-  VALUES (new.id, new.title, new.content, new.tags);
-END;
+      INSERT INTO memories_fts(rowid, title, content, tags)
+      VALUES (new.id, new.title, new.content, new.tags);
+    END;
 CREATE TRIGGER IF NOT EXISTS memories_fts_delete AFTER DELETE ON memories BEGIN
-  INSERT INTO memories_fts(memories_fts, rowid, title, content, tags)
-  VALUES ('delete', old.id, old.title, old.content, old.tags);
-END;
+      DELETE FROM memories_fts WHERE rowid = old.id;
+    END;
 CREATE TRIGGER IF NOT EXISTS memories_fts_update AFTER UPDATE ON memories BEGIN
-  INSERT INTO memories_fts(memories_fts, rowid, title, content, tags)
-  VALUES ('delete', old.id, old.title, old.content, old.tags);
-  INSERT INTO memories_fts(rowid, title, content, tags)
-  VALUES (new.id, new.title, new.content, new.tags);
-END;
+      DELETE FROM memories_fts WHERE rowid = old.id;
+      INSERT INTO memories_fts(rowid, title, content, tags)
+      VALUES (new.id, new.title, new.content, new.tags);
+    END;
 CREATE TRIGGER IF NOT EXISTS entities_fts_insert AFTER INSERT ON entities BEGIN
-  INSERT INTO entities_fts(rowid, name, description, notes, tags)
-  VALUES (new.id, new.name, new.description, new.notes, new.tags);
-END;
+      INSERT INTO entities_fts(rowid, name, description, notes, tags)
+      VALUES (new.id, new.name, new.description, new.notes, new.tags);
+    END;
 CREATE TRIGGER IF NOT EXISTS entities_fts_delete AFTER DELETE ON entities BEGIN
-  INSERT INTO entities_fts(entities_fts, rowid, name, description, notes, tags)
-  VALUES ('delete', old.id, old.name, old.description, old.notes, old.tags);
-END;
+      DELETE FROM entities_fts WHERE rowid = old.id;
+    END;
 CREATE TRIGGER IF NOT EXISTS entities_fts_update AFTER UPDATE ON entities BEGIN
-  INSERT INTO entities_fts(entities_fts, rowid, name, description, notes, tags)
-  VALUES ('delete', old.id, old.name, old.description, old.notes, old.tags);
-  INSERT INTO entities_fts(rowid, name, description, notes, tags)
-  VALUES (new.id, new.name, new.description, new.notes, new.tags);
-END;
+      DELETE FROM entities_fts WHERE rowid = old.id;
+      INSERT INTO entities_fts(rowid, name, description, notes, tags)
+      VALUES (new.id, new.name, new.description, new.notes, new.tags);
+    END;
 """
 
 MEMORY_TYPES = [
@@ -106,7 +126,15 @@ MEMORY_TYPES = [
     "project",
     "interaction",
     "preference",
+    "episodic",
+    "semantic",
+    "procedural",
+    "working",
+    "sensory",
 ]
+# Memory importance as the service stores it: a REAL from 0 to 1 (an INTEGER column's
+# affinity keeps 0 and 1 as integers).
+MEMORY_IMPORTANCE = [0, 0.1, 0.25, 0.5, 0.5, 0.75, 0.9, 1]
 ENTITY_TYPES = ["person", "organization", "project", "concept", "location", "event"]
 WORDS = [
     "alpha", "beta", "gamma", "delta", "project", "meeting", "coffee", "berlin", "tokyo",
@@ -133,15 +161,27 @@ def build_legacy_database(
     embedding_dim: int = 16,
     seed: int = 7,
     oddities: bool = True,
+    service_edits: bool = True,
 ) -> Path:
-    """Write a legacy-shaped database with realistic (and realistically messy) rows."""
+    """Write a legacy-shaped database with realistic (and realistically messy) rows.
+
+    `service_edits` updates and deletes a few rows the way the service does (through its
+    triggers, so the FTS indexes are damaged as in every field file); False keeps them whole.
+    """
     rng = random.Random(seed)
     conn = driver.open_sqlite(path)
-    extra = "\n contact_info TEXT," if shape is LegacyShape.V2 else ""
+    newer = shape in (LegacyShape.V2, LegacyShape.V1_7_5_MIGRATED)
+    extra = "\n contact_info TEXT," if newer else ""
     conn.executescript(_LEGACY_SCRIPT.format(entity_cols=_ENTITY_COLS_V1.format(extra=extra)))
-    conn.execute("INSERT INTO schema_version VALUES (1, '2025-06-01T10:00:00.000Z')")
-    if shape is LegacyShape.V2:
+    if shape is not LegacyShape.V1_7_5_MIGRATED:
+        conn.execute("INSERT INTO schema_version VALUES (1, '2025-06-01T10:00:00.000Z')")
+    if newer:
         conn.execute("INSERT INTO schema_version VALUES (2, '2025-09-01T10:00:00Z')")
+    if shape is LegacyShape.V1_7_5_MIGRATED:
+        conn.execute(SERVICE_LEDGER_DDL)
+        conn.executemany(
+            "INSERT INTO schema_migrations VALUES (?, ?, ?, ?, ?, ?, ?, ?)", SERVICE_LEDGER_ROWS
+        )
     user_ids = [f"user-{i}" for i in range(users)]
     for i, uid in enumerate(user_ids):
         conn.execute(
@@ -161,6 +201,8 @@ def build_legacy_database(
     _fill(conn, rng, user_ids, entities_per_user, memories_per_user, embedding_dim)
     if oddities:
         _add_oddities(conn, rng, user_ids[0] if user_ids else None)
+    if service_edits:
+        _service_updates(conn)
     conn.commit()
     conn.close()
     return path
@@ -212,7 +254,7 @@ def _fill(
                     _words(rng, 3),
                     _words(rng, 30),
                     rng.choice(MEMORY_TYPES),
-                    rng.randint(1, 4),
+                    rng.choice(MEMORY_IMPORTANCE),
                     json.dumps([rng.choice(WORDS)]),
                     "[1, 2]",
                     json.dumps(vec, separators=(",", ":")),
@@ -252,7 +294,7 @@ def _fill(
                     100 * d,
                     0.01 * d,
                     "embedding",
-                    1759741200 + d * 86400,
+                    1759741200000 + d * 86400000 + rng.randint(0, 999),  # Date.now(): ms
                     f"2025-10-0{d + 1}",
                 ),
             )
@@ -299,7 +341,8 @@ def _add_oddities(conn: driver.SQLiteConnection, rng: random.Random, uid: str | 
     for user, title, content, mtype, emb, tags, meta, archived in odd:
         conn.execute(
             "INSERT INTO memories (user_id, title, content, memory_type, embedding, tags, metadata,"
-            " is_archived, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " is_archived, created_at, updated_at, importance)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0.5)",
             (
                 user,
                 title,
@@ -323,6 +366,24 @@ def _add_oddities(conn: driver.SQLiteConnection, rng: random.Random, uid: str | 
         " updated_at) VALUES ('ghost-user', 'orphan?', 'yes', '2025-10-06T12:00:00Z',"
         " '2025-10-06T12:00:00Z')"
     )
+
+
+def _service_updates(conn: driver.SQLiteConnection) -> None:
+    """What the service's updateMemory and deleteMemory do: updated_at = CURRENT_TIMESTAMP,
+    and through its triggers an FTS index that keeps the old terms (damaged)."""
+    conn.execute(
+        "UPDATE memories SET content = content || ' (edited)', updated_at = CURRENT_TIMESTAMP "
+        "WHERE id IN (SELECT id FROM memories ORDER BY id LIMIT 3)"
+    )
+    conn.execute("UPDATE entities SET description = 'changed', updated_at = CURRENT_TIMESTAMP "
+                 "WHERE id = (SELECT min(id) FROM entities)")  # fmt: skip
+    conn.execute(
+        "INSERT INTO memories (user_id, title, content, memory_type, importance, created_at, "
+        "updated_at) VALUES (NULL, 'deleted later', 'marmalade', 'semantic', 0.5, "
+        "'2025-10-06T12:00:00.000Z', "
+        "'2025-10-06T12:00:00.000Z')"
+    )
+    conn.execute("DELETE FROM memories WHERE title = 'deleted later'")
 
 
 def snapshot_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:

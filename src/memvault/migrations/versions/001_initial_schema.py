@@ -1,8 +1,8 @@
 """Initial schema: the memory store's layout, exactly as the TypeScript service (v1.3.5) made it.
 
 Five tables, the legacy schema_version table, ten named indexes, two external-content
-FTS5 tables and the six triggers that keep them in step. Frozen: never edit an applied
-migration; add a new one instead.
+FTS5 tables and the six triggers the service wrote for them (their flaw included: see
+007). Frozen: never edit an applied migration; add a new one instead.
 """
 
 description = "Initial schema: users, entities, memories, interactions, API usage, FTS5"
@@ -114,11 +114,13 @@ FTS = {
 
 
 def _fts_statements(table, fts, cols):
+    # The service's own trigger bodies, kept exactly (the legacy layout): its delete runs
+    # `DELETE FROM <fts> WHERE rowid = old.id`, which on an external-content table cannot
+    # remove the old terms. Migration 007 replaces them with FTS5's 'delete' command.
     names = ", ".join(cols)
     new = ", ".join(f"new.{c}" for c in cols)
-    old = ", ".join(f"old.{c}" for c in cols)
     insert = f"INSERT INTO {fts}(rowid, {names}) VALUES (new.id, {new});"
-    delete = f"INSERT INTO {fts}({fts}, rowid, {names}) VALUES ('delete', old.id, {old});"
+    delete = f"DELETE FROM {fts} WHERE rowid = old.id;"
     return [
         f"CREATE VIRTUAL TABLE {fts} USING fts5({names}, content='{table}', content_rowid='id')",
         f"CREATE TRIGGER {fts}_insert AFTER INSERT ON {table} BEGIN\n  {insert}\nEND",

@@ -1,6 +1,6 @@
 """Measure what the schema review's index findings are worth, and the seed's claimed figures.
 
-    python benchmarks/bench_schema_review.py [--users 5] [--entities-per-user 4000]
+    memvault bench review [--users 5] [--entities-per-user 4000]
         [--memories-per-user 8000] [--repeat 50] [--json]
 
 Prints, all measured in this run on v1.3.5-shaped files built by memvault.testing.legacy:
@@ -23,9 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import tempfile
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from typing import Any
 from memvault.config import BUILTIN_MIGRATIONS
 from memvault.db import Database, connect, snapshot
 from memvault.migrations import Migrator, load_migrations
+from memvault.ops.measure import time_interleaved
 from memvault.review import load_catalog, review
 from memvault.testing import LegacyShape, build_legacy_database
 
@@ -106,16 +105,15 @@ def stages(path: Path, targets: Mapping[str, int | None]) -> dict[str, Path]:
 
 
 def interleaved_ms(dbs: list[Database], sql: str, params: Any, repeat: int) -> list[float]:
-    """Median latency (ms) of one query on each database, timed in alternating rounds."""
+    """Median latency (ms) of one query on each database, timed in interleaved rounds."""
     for db in dbs:
         db.query(sql, params)  # warm the page cache
-    times: list[list[float]] = [[] for _ in dbs]
-    for _ in range(repeat):
-        for i, db in enumerate(dbs):
-            started = time.perf_counter()
-            db.query(sql, params)
-            times[i].append((time.perf_counter() - started) * 1000)
-    return [round(statistics.median(t), 4) for t in times]
+
+    def call(db: Database) -> Any:
+        return lambda: db.query(sql, params)
+
+    timings = time_interleaved([call(db) for db in dbs], repeat=repeat, warmup=0)
+    return [round(t.p50_ms, 4) for t in timings]
 
 
 def plan(db: Database, sql: str, params: Any) -> str:
@@ -208,8 +206,11 @@ def print_report(seed: list[dict[str, Any]], large: list[dict[str, Any]], args: 
             print(f"      before: {row['v1.3.5']['plan']}\n      after:  {row['latest']['plan']}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Measure the schema review's index findings.")
+def main(argv: list[str] | None = None) -> None:
+    """`memvault bench review [options]`: print the report."""
+    parser = argparse.ArgumentParser(
+        prog="memvault bench review", description="Measure the schema review's index findings."
+    )
     parser.add_argument("--users", type=int, default=5)
     parser.add_argument("--entities-per-user", type=int, default=4000)
     parser.add_argument("--memories-per-user", type=int, default=8000)
@@ -221,7 +222,7 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=50)
     parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         seed = seed_claims(workdir, args.repeat)
@@ -237,7 +238,3 @@ def main() -> None:
         print(json.dumps({"seed_claims": seed, "catalog": large, "args": vars(args)}, indent=2))
     else:
         print_report(seed, large, args)
-
-
-if __name__ == "__main__":
-    main()

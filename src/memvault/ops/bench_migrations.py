@@ -1,6 +1,6 @@
 """Measure migrations 003 (float32 embeddings) and 004 (partial index) on a v1.3.5-shaped file.
 
-    python benchmarks/bench_migrations_003_004.py [--users 5] [--memories-per-user 1000]
+    memvault bench migrations [--users 5] [--memories-per-user 1000]
         [--dim 1536] [--repeat 300] [--workdir DIR]
 
 Prints, all measured in this run:
@@ -14,10 +14,9 @@ Prints, all measured in this run:
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import shutil
-import sqlite3
-import statistics
 import tempfile
 import time
 from collections.abc import Callable
@@ -27,9 +26,10 @@ from typing import Any
 import numpy as np
 
 from memvault.config import BUILTIN_MIGRATIONS
-from memvault.db import connect
+from memvault.db import connect, driver
 from memvault.migrations import Migrator, load_migrations
 from memvault.migrations.migration import MigrationContext
+from memvault.ops.measure import time_interleaved
 from memvault.testing import LegacyShape, build_legacy_database
 
 
@@ -77,7 +77,7 @@ def vacuumed_size(path: Path, workdir: Path) -> int:
     """Size of a VACUUM INTO copy: the file as small as SQLite can make it."""
     target = workdir / f"{path.stem}.vacuumed"
     target.unlink(missing_ok=True)
-    conn = sqlite3.connect(path)
+    conn = driver.open_sqlite(path)
     try:
         conn.execute("VACUUM INTO ?", (str(target),))
     finally:
@@ -88,7 +88,7 @@ def vacuumed_size(path: Path, workdir: Path) -> int:
 
 
 def fts_bytes(path: Path) -> int:
-    conn = sqlite3.connect(path)
+    conn = driver.open_sqlite(path)
     try:
         return int(
             conn.execute(
@@ -133,28 +133,27 @@ def convert_directly(path: Path, *, narrow_triggers: bool) -> float:
 
 
 def interleaved_ms(
-    conns: tuple[sqlite3.Connection, sqlite3.Connection],
+    conns: tuple[driver.SQLiteConnection, driver.SQLiteConnection],
     sql: str,
     params: Callable[[str], tuple[Any, ...]],
     users: list[str],
     repeat: int,
 ) -> tuple[float, float]:
-    """Median milliseconds of one query on two files, timed alternately so that load from
-    other processes falls on both alike."""
+    """Median milliseconds of one query on two files, timed in interleaved rounds (the
+    shared ops.measure timer) so that load from other processes falls on both alike."""
     for conn in conns:
         for uid in users:  # warm the page cache
             conn.execute(sql, params(uid)).fetchall()
-    timings: tuple[list[float], list[float]] = ([], [])
-    for i in range(repeat):
-        uid = users[i % len(users)]
-        for side in (0, 1) if i % 2 else (1, 0):
-            started = time.perf_counter()
-            conns[side].execute(sql, params(uid)).fetchall()
-            timings[side].append(time.perf_counter() - started)
-    return statistics.median(timings[0]) * 1000, statistics.median(timings[1]) * 1000
+
+    def call(conn: driver.SQLiteConnection) -> Callable[[], Any]:
+        turn = itertools.count()
+        return lambda: conn.execute(sql, params(users[next(turn) % len(users)])).fetchall()
+
+    first, second = time_interleaved([call(c) for c in conns], repeat=repeat, warmup=0)
+    return first.p50_ms, second.p50_ms
 
 
-def query_plan(conn: sqlite3.Connection, sql: str, params: tuple[Any, ...]) -> list[str]:
+def query_plan(conn: driver.SQLiteConnection, sql: str, params: tuple[Any, ...]) -> list[str]:
     return [str(r[3]) for r in conn.execute(f"EXPLAIN QUERY PLAN {sql}", params)]
 
 
@@ -163,7 +162,7 @@ def trigger_cost(path: Path) -> tuple[float, float]:
     trigger and with 003's narrowed one (best of three each, alternating, rolled back)."""
     migration = next(m for m in load_migrations(BUILTIN_MIGRATIONS) if m.version == 3)
     narrowed = migration.up_func.__globals__["narrowed_trigger_sql"]
-    conn = sqlite3.connect(path, isolation_level=None)
+    conn = driver.open_sqlite(path, isolation_level=None)
     try:
         legacy = conn.execute(
             "SELECT sql FROM sqlite_master WHERE name = 'memories_fts_update'"
@@ -190,7 +189,7 @@ def rewrite_service_style(path: Path, seed: int = 3) -> None:
     """Embeddings as the TypeScript service stored OpenAI's: unit float32 vectors printed by
     JSON.stringify (~20 characters a value) instead of the builder's 6-decimal values."""
     rng = np.random.default_rng(seed)
-    conn = sqlite3.connect(path)
+    conn = driver.open_sqlite(path)
     try:
         rows = conn.execute(
             "SELECT id, embedding FROM memories WHERE embedding IS NOT NULL AND embedding <> '[]'"
@@ -272,7 +271,7 @@ def bench_004(path: Path, work: Path, users: list[str], repeat: int) -> None:
     v4 = work / "v4.db"
     shutil.copy(path, v4)
     migrate(v4, 4)
-    conns = (sqlite3.connect(path), sqlite3.connect(v4))
+    conns = (driver.open_sqlite(path), driver.open_sqlite(v4))
     try:
         for label, (sql, params) in QUERIES.items():
             plans = [query_plan(conn, sql, params("u")) for conn in conns]
@@ -286,14 +285,17 @@ def bench_004(path: Path, work: Path, users: list[str], repeat: int) -> None:
             conn.close()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None) -> None:
+    """`memvault bench migrations [options]`: print the report."""
+    parser = argparse.ArgumentParser(
+        prog="memvault bench migrations", description=(__doc__ or "").split("\n")[0]
+    )
     parser.add_argument("--users", type=int, default=5)
     parser.add_argument("--memories-per-user", type=int, default=1000)
     parser.add_argument("--dim", type=int, default=1536)
     parser.add_argument("--repeat", type=int, default=300)
     parser.add_argument("--workdir", type=Path, default=None)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     work = args.workdir or Path(tempfile.mkdtemp(prefix="memvault-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     orig = work / "legacy.db"
@@ -315,7 +317,3 @@ def main() -> None:
     size_only(orig, work)
     bench_004(migrated, work, [f"user-{i}" for i in range(args.users)], args.repeat)
     print(f"\nfiles in {work}")
-
-
-if __name__ == "__main__":
-    main()
