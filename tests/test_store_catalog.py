@@ -130,6 +130,7 @@ def _workout(store: MemoryStore) -> None:
     store.usage.daily_totals(user.id, "2000-01-01", "2100-01-01")
     store.usage.monthly_totals(user.id, "2000-01", "2100-12")
     store.users.delete(other.id)
+    store.search_index.rebuild()
 
 
 class RecordingConnection:

@@ -372,6 +372,13 @@ register(
     {"upto": 500},
     "Forget queue entries once their rows are indexed (same transaction).",
 )
+register(
+    "search.requeue_all",
+    "INSERT INTO search_queue (kind, row_id) SELECT 'memory', id FROM memories "
+    "UNION ALL SELECT 'entity', id FROM entities",
+    {},
+    "Queue every memory and entity: a rebuild of the whole index (`memvault db reindex`).",
+)
 for _kind, _table, _cols, _archived in (
     ("memory", "memories", "title, content, tags", " AND r.is_archived = 0"),
     ("entity", "entities", "name, description, notes, tags", ""),
@@ -382,6 +389,12 @@ for _kind, _table, _cols, _archived in (
         "WHERE id IN (SELECT value FROM json_each(:ids)) AND user_id IS NOT NULL",
         {"ids": "[1, 2]"},
         f"Give a tenant key to each owner of changed {_table} that has none yet.",
+    )
+    register(
+        f"search.{_kind}_clear",
+        f"DELETE FROM {_kind}_search",
+        {},
+        f"Empty the {_table} index before a rebuild (same transaction as the rebuild).",
     )
     register(
         f"search.{_kind}_forget",

@@ -19,7 +19,6 @@ agree): a change to them needs a migration that rebuilds the index.
 
 from __future__ import annotations
 
-import json
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -113,6 +112,18 @@ class SearchIndex:
             if int(batch["size"]) < DRAIN_BATCH:
                 return handled
 
+    def rebuild(self) -> int:
+        """Index every row afresh (one transaction, queue-sized batches); rows indexed.
+
+        Repairs an index made stale by hand (an edited or dropped index row, a trigger that
+        was missing for a while).
+        """
+        with self._run.atomic():
+            for kind in (MEMORIES, ENTITIES):
+                self._run.execute(f"{kind.queries}_clear")
+            self._run.execute("search.requeue_all")
+            return self.drain()
+
     def _reindex(self, kind: _Kind, ids: str) -> None:
         """Replace the index rows of `ids` (a JSON array) by what the rows hold now."""
         self._run.execute(f"{kind.queries}_tenants", ids=ids)
@@ -130,8 +141,3 @@ def _index_rows(columns: Sequence[str], rows: Iterable[object]) -> list[dict[str
             values[column] = indexed_text(tenant, row[column])  # type: ignore[index]
         out.append(values)
     return out
-
-
-def id_array(ids: Iterable[int]) -> str:
-    """Ids as the JSON array the catalog queries take."""
-    return json.dumps(list(ids))

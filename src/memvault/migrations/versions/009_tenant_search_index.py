@@ -205,7 +205,10 @@ def _check_schema(ctx: Any, table: str) -> str | None:
         )
         if stored != sql:
             why = "missing" if stored is None else "changed"
-            return f"trigger {name} is {why}: writes to {table} would leave {index} stale"
+            return (
+                f"trigger {name} is {why}: writes to {table} would leave {index} stale "
+                "(roll back and re-apply migration 009, then `memvault db reindex`)"
+            )
     return None
 
 
@@ -246,8 +249,8 @@ def _check_rows(ctx: Any, table: str) -> str | None:
     if stale or missing_keys:
         examples = ", ".join(str(i) for i in sorted(stale)[:5])
         return (
-            f"search index {index} is stale: {len(stale) + int(missing_keys)} of {table} "
-            f"not indexed as they read now (e.g. id {examples or '?'}); "
+            f"search index {index} is stale: {len(stale) + int(missing_keys)} row(s) of "
+            f"{table} not indexed as they read now (e.g. id {examples or '?'}); "
             "`memvault db reindex` rebuilds it"
         )
     return None
