@@ -175,6 +175,32 @@ def test_plain_sqlite_writes_are_seen_by_the_next_search(tmp_path: Path) -> None
         assert store.db.scalar("SELECT count(*) FROM search_queue") == 0
 
 
+def test_replace_and_key_lookalike_words_stay_with_their_tenant(tmp_path: Path) -> None:
+    path = tmp_path / "r.db"
+    with MemoryStore.open(path) as store:
+        users = [store.users.create(f"u{i}@x.org")[0] for i in range(12)]
+        one, twelve = users[0], users[11]
+        store.memories.create(one.id, title="2xtea", content="x", memory_type="MEMORY")
+        for user in users[1:11]:  # keys are given in order of first indexed row: 2 .. 11
+            store.memories.create(user.id, title="filler", content="x", memory_type="MEMORY")
+        store.memories.create(twelve.id, title="xtea", content="tea", memory_type="MEMORY")
+        keys = dict(store.db.query("SELECT owner, tenant FROM search_tenants"))
+        assert (keys[one.id], keys[twelve.id]) == (1, 12)  # "1x2xtea" against "12xxtea"
+        assert [h.memory.user_id for h in store.memories.search(one.id, "2xtea")] == [one.id]
+        assert store.memories.search(one.id, "xtea") == []
+        assert [h.memory.title for h in store.memories.search(twelve.id, "xtea")] == ["xtea"]
+        outside = sqlite3.connect(path)  # replaces row 2 (users[1]'s) by one of twelve's
+        outside.execute(
+            "INSERT OR REPLACE INTO memories (id, user_id, title, content, memory_type, "
+            "created_at, updated_at) VALUES (2, ?, 'yak', 'hair', 'MEMORY', 'x', 'x')",
+            (twelve.id,),
+        )
+        outside.commit()
+        outside.close()
+        assert [h.memory.id for h in store.memories.search(twelve.id, "yak")] == [2]
+        assert store.memories.search(users[1].id, "filler") == []  # row 2 was users[1]'s
+
+
 def test_a_legacy_file_is_indexed_and_the_service_writing_again_is_seen(legacy_v1: Path) -> None:
     """Adopt a file the service wrote (its damaged triggers), migrate, then let the service's
     start-up recreate its FTS table and triggers (IF NOT EXISTS) and write through them."""
