@@ -8,6 +8,7 @@ import json
 import math
 import re
 import sqlite3
+import tracemalloc
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -365,3 +366,35 @@ def test_up_reports_progress_in_batches(tmp_path: Path, monkeypatch: pytest.Monk
     migrate(path, 9, events)
     done = [(e.done, e.total) for e in events if getattr(e, "total", 0) == 2500]
     assert done[0] == (0, 2500) and done[-1] == (2500, 2500) and len(done) == 4  # 1000 a batch
+
+
+def peak_memory_of_009(tmp_path: Path, rows: int) -> int:
+    path = tmp_path / f"flat-{rows}.db"
+    migrate(path, 6)
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "INSERT INTO users (id, email, created_at, updated_at) VALUES ('u', 'u@x', 'x', 'x')"
+    )
+    words = " ".join(VOCAB * 3)
+    conn.executemany(
+        "INSERT INTO memories (user_id, title, content, memory_type, created_at, updated_at) "
+        "VALUES ('u', ?, ?, 'MEMORY', 'x', 'x')",
+        [(f"memory {i}", f"{words} {i}") for i in range(rows)],
+    )
+    conn.commit()
+    conn.close()
+    db = connect(str(path))
+    try:
+        tracemalloc.start()
+        Migrator(db, MIGRATIONS, applied_by="t").up(9)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+        db.close()
+
+
+def test_building_the_index_keeps_memory_flat(tmp_path: Path) -> None:
+    small, large = peak_memory_of_009(tmp_path, 1_000), peak_memory_of_009(tmp_path, 5_000)
+    # 5x the rows (~1 MB more text, several MB as Python rows): the peak stays within one
+    # batch's worth of slack.
+    assert large < small + 1_000_000, (small, large)
