@@ -353,7 +353,7 @@ register(
 register(
     "search.state",
     "SELECT (SELECT tenant FROM search_tenants WHERE owner = :user_id) AS tenant, "
-    "EXISTS (SELECT 1 FROM search_queue) AS pending",
+    "EXISTS (SELECT 1 FROM search_queue WHERE seq > 0) AS pending",
     {"user_id": USER_ID},
     "The user's tenant key in the search index, and whether changed rows wait to be indexed.",
 )
@@ -362,7 +362,7 @@ register(
     "SELECT max(seq) AS upto, count(*) AS size, "
     "json_group_array(row_id) FILTER (WHERE kind = 'memory') AS memories, "
     "json_group_array(row_id) FILTER (WHERE kind = 'entity') AS entities "
-    "FROM (SELECT seq, kind, row_id FROM search_queue ORDER BY seq LIMIT :batch)",
+    "FROM (SELECT seq, kind, row_id FROM search_queue WHERE seq > 0 ORDER BY seq LIMIT :batch)",
     {"batch": 500},
     "The oldest queued changes (ids the triggers queued, any writer), by kind, in one read.",
 )
@@ -385,7 +385,7 @@ for _kind, _table, _cols, _archived in (
 ):
     register(
         f"search.{_kind}_tenants",
-        f"INSERT OR IGNORE INTO search_tenants (owner) SELECT DISTINCT user_id FROM {_table} "
+        f"INSERT OR IGNORE INTO search_tenants (owner) SELECT user_id FROM {_table} "
         "WHERE id IN (SELECT value FROM json_each(:ids)) AND user_id IS NOT NULL",
         {"ids": "[1, 2]"},
         f"Give a tenant key to each owner of changed {_table} that has none yet.",
