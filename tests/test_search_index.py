@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sqlite3
+import subprocess
 import tracemalloc
 from collections import Counter
 from collections.abc import Iterator
@@ -203,8 +205,9 @@ def test_replace_and_key_lookalike_words_stay_with_their_tenant(tmp_path: Path) 
 
 
 def test_a_legacy_file_is_indexed_and_the_service_writing_again_is_seen(legacy_v1: Path) -> None:
-    """Adopt a file the service wrote (its damaged triggers), migrate, then let the service's
-    start-up recreate its FTS table and triggers (IF NOT EXISTS) and write through them."""
+    """Adopt a legacy-shaped file, migrate, then re-create the service's FTS table and insert
+    trigger (IF NOT EXISTS, as its start-up does on a schema_version 1 file) and write
+    through them with plain sqlite3 (the real service: see the test below)."""
     with MemoryStore.open(legacy_v1) as store:
         user = store.db.scalar("SELECT user_id FROM memories WHERE user_id IS NOT NULL LIMIT 1")
         first = store.db.query(
@@ -398,3 +401,44 @@ def test_building_the_index_keeps_memory_flat(tmp_path: Path) -> None:
     # 5x the rows (~1 MB more text, several MB as Python rows): the peak stays within one
     # batch's worth of slack.
     assert large < small + 1_000_000, (small, large)
+
+
+# -- the real service writing ------------------------------------------------------------------
+SERVICE = Path(os.environ.get("MEMVAULT_SERVICE_DIR", "/tmp/svc175"))
+TSX = SERVICE / "node_modules" / ".bin" / "tsx"
+WRITER = Path(__file__).parent / "fixtures" / "service" / "write.mts"
+
+
+def service_writes(path: Path, phase: str) -> dict:
+    done = subprocess.run(
+        [str(TSX), str(WRITER), str(SERVICE), str(path), phase],
+        capture_output=True, text=True, timeout=120, check=True,
+    )  # fmt: skip
+    return json.loads(next(line for line in done.stdout.splitlines() if line.startswith("{")))
+
+
+@pytest.mark.skipif(
+    not TSX.exists(), reason="needs a TypeScript service checkout with node_modules"
+)
+@pytest.mark.parametrize("made_by", ["service", "memvault"])
+def test_the_real_service_writing_before_and_after_009(tmp_path: Path, made_by: str) -> None:
+    """The service (v1.7.5's database layer and libsql driver) writes rows into a file it made
+    (memvault then adopts and migrates it) or into one memvault made (schema_version 1, so the
+    service's start-up re-creates its own memories_fts and triggers); it starts again, adds,
+    updates and deletes memories with its own SQL; memvault's next search sees all of it."""
+    path = tmp_path / "field.db"
+    if made_by == "memvault":
+        MemoryStore.open(path).close()
+    seeded = service_writes(path, "seed")
+    with MemoryStore.open(path) as store:
+        assert [h.memory.title for h in store.memories.search("ada-0000", "tea")] == ["Green tea"]
+        assert [h.memory.title for h in store.memories.search("bob-0000", "tea")] == ["Tea"]
+    again = service_writes(path, "again")
+    assert again["UPDATE"] == again["DELETE"] == "ok", again
+    with MemoryStore.open(path) as store:
+        zebra = store.memories.search("ada-0000", "zebra")
+        assert [h.memory.id for h in zebra] == [int(again["created"])]
+        assert [h.memory.title for h in store.memories.search("ada-0000", "yak")] == ["Yak shaving"]
+        assert store.memories.search("bob-0000", "tea") == []  # the service deleted it
+        assert seeded["bob"] == ["3"]
+    assert verify_009(path) is None
