@@ -14,7 +14,7 @@ matches paid for 81,788 others. This migration replaces them (and their six trig
 
 The index is built here in id-ordered batches (memory stays flat), with progress. `down`
 gives back the service's two external-content FTS5 tables with 'delete'-command triggers,
-exactly as migrations 001 and 003 make them, rebuilt from the rows.
+exactly as migrations 001, 003 and 007 leave them, rebuilt from the rows.
 
 Self-contained on purpose: the word rules are spelt out here (the store keeps an equal copy,
 checked by tests/test_search_index.py), so this migration keeps doing what its checksum says.
@@ -28,10 +28,11 @@ from typing import Any
 
 description = "Tenant-scoped full-text index (words keyed by tenant) with a change queue"
 
-# This migration replaces what 001 (the FTS tables) and 003 (their narrowed triggers) made, so
-# their verify no longer holds; verify below re-checks that 001's tables are there. (003's
-# check that no JSON text embedding is left is not repeated: the store reads those too.)
-supersedes = [1, 3]
+# This migration replaces what 001 (the FTS tables), 003 (their narrowed triggers) and 007
+# (their 'delete'-command form) made, so their verify no longer holds; verify below
+# re-checks that 001's tables are there. (003's check that no JSON text embedding is left
+# is not repeated: the store reads those too.)
+supersedes = [1, 3, 7]
 
 BATCH_ROWS = 1000
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
@@ -41,7 +42,7 @@ INDEXED = {
     "memories": ("memory", "memory_search", ("title", "content", "tags"), "r.is_archived = 0"),
     "entities": ("entity", "entity_search", ("name", "description", "notes", "tags"), "1 = 1"),
 }
-# The service's FTS tables, as 001 makes them and 003 narrows their update triggers.
+# The service's FTS tables, as 001 makes them, 003 narrows and 007 repairs their triggers.
 SERVICE_FTS = {
     "memories": ("memories_fts", ("title", "content", "tags")),
     "entities": ("entities_fts", ("name", "description", "notes", "tags")),
@@ -100,7 +101,7 @@ def queue_triggers(table: str) -> dict[str, str]:
 
 
 def service_fts_statements(table: str) -> list[str]:
-    """The service's FTS table and triggers for `table`, exactly as 001 + 003 leave them."""
+    """The service's FTS table and triggers for `table`, exactly as 001 + 003 + 007 leave them."""
     fts, cols = SERVICE_FTS[table]
     names = ", ".join(cols)
     new = ", ".join(f"new.{c}" for c in cols)
