@@ -99,7 +99,7 @@ def test_composite_keys_and_unique_foreign_keys(tmp_path: Path, run: Run) -> Non
 def test_include_internal_adds_ledger_and_fts_storage(run: Run) -> None:
     result = run("schema", "diagram", "--migrated", "--include-internal")
     entities, _ = parse(result.output)
-    assert "schema_migrations" in entities and "memories_fts_data" in entities
+    assert "schema_migrations" in entities and "memory_search_data" in entities
 
 
 def test_markdown_to_file(tmp_path: Path, run: Run) -> None:

@@ -18,6 +18,7 @@ from memvault.db import connect
 from memvault.errors import ConfigError, DatabaseError
 from memvault.ops.inventory import take_inventory
 from memvault.ops.maintain import MaintenanceOptions, run_maintenance
+from memvault.store.search_index import match_expression
 from memvault.testing import LegacyShape, build_legacy_database
 
 Run = Callable[..., Result]
@@ -43,14 +44,16 @@ def row_checksums(path: Path) -> dict[str, str]:
 def fts_answers(path: Path) -> dict[str, list[int]]:
     conn = sqlite3.connect(path)
     try:
+        tenants = [r[0] for r in conn.execute("SELECT tenant FROM search_tenants")]
         return {
-            word: [
+            word: sorted(
                 r[0]
+                for t in tenants
                 for r in conn.execute(
-                    "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ? ORDER BY rowid",
-                    (word,),
+                    "SELECT rowid FROM memory_search WHERE memory_search MATCH ?",
+                    (match_expression(t, word),),
                 )
-            ]
+            )
             for word in ("alpha", "sqlite", "café", "lorem")
         }
     finally:
@@ -81,8 +84,8 @@ def test_maintain_runs_every_default_step_and_changes_no_row(live_db: Path, run:
         ("analyze", None),
         ("optimize", None),
         ("reindex", None),
-        ("fts_optimize", "entities_fts"),
-        ("fts_optimize", "memories_fts"),
+        ("fts_optimize", "entity_search"),
+        ("fts_optimize", "memory_search"),
     ]
     assert all(s["duration_ms"] >= 0 and not s["skipped"] for s in report["steps"])
     assert report["total_ms"] == pytest.approx(sum(s["duration_ms"] for s in report["steps"]))
@@ -90,7 +93,7 @@ def test_maintain_runs_every_default_step_and_changes_no_row(live_db: Path, run:
     assert fts_answers(live_db) == fts_before
     conn = sqlite3.connect(live_db)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    conn.execute("INSERT INTO memories_fts(memories_fts) VALUES('integrity-check')")
+    conn.execute("INSERT INTO memory_search(memory_search) VALUES('integrity-check')")
     assert conn.execute("SELECT count(*) FROM sqlite_stat1").fetchone()[0] > 0  # ANALYZE ran
     conn.close()
 
@@ -217,7 +220,7 @@ def test_missing_database_is_not_created(tmp_path: Path, run: Run) -> None:
 def test_human_output_lists_steps_and_timings(live_db: Path, run: Run) -> None:
     result = run("db", "maintain", "--skip", "reindex", database=live_db)
     assert result.exit_code == 0, result.output
-    assert "fts_optimize" in result.output and "memories_fts" in result.output
+    assert "fts_optimize" in result.output and "memory_search" in result.output
     assert "no rows were changed" in result.output
 
 

@@ -46,6 +46,10 @@ GARBAGE = {
 CONVERTIBLE = ["[ ]", "[1, 2, 3]", "[-0.0, 1e-50, 3.4e38]", " [0.1,\n0.2] ", "[16777217]"]
 
 
+# The last version before 009, which replaces the FTS tables whose triggers 003 narrowed.
+BEFORE_009 = max(m.version for m in load_migrations(BUILTIN_MIGRATIONS) if m.version < 9)
+
+
 # -- helpers ----------------------------------------------------------------------------------
 def embeddings(path: Path) -> dict[int, Any]:
     conn = sqlite3.connect(path)
@@ -354,7 +358,7 @@ def test_text_to_blob_is_float32_of_the_parsed_values(values: list[float]) -> No
 
 # -- verify, progress, memory -------------------------------------------------------------
 def test_verify_finds_a_text_embedding_written_later(messy: Path, run: Any) -> None:
-    assert_ok(run("migrate", "up", database=messy))
+    assert_ok(run("migrate", "to", str(BEFORE_009), database=messy))  # 009 supersedes 003
     sql(messy, "UPDATE memories SET embedding = '[1.0, 2.0]' WHERE id = 7")
     result = run("migrate", "verify", database=messy)
     assert result.exit_code == 1
@@ -362,7 +366,7 @@ def test_verify_finds_a_text_embedding_written_later(messy: Path, run: Any) -> N
 
 
 def test_verify_finds_a_widened_trigger(messy: Path, run: Any) -> None:
-    assert_ok(run("migrate", "up", database=messy))
+    assert_ok(run("migrate", "to", str(BEFORE_009), database=messy))  # 009 supersedes 003
     legacy_sql = sql(messy, "SELECT sql FROM sqlite_master WHERE name = 'entities_fts_update'")
     widened = legacy_sql[0][0].replace(" OF id, name, description, notes, tags", "")
     conn = sqlite3.connect(messy)

@@ -45,7 +45,7 @@ def test_hand_made_changes_are_listed_as_missing_extra_and_changed(
     conn.executescript(
         """
         DROP INDEX idx_memories_created;
-        DROP TRIGGER entities_fts_delete;
+        DROP TRIGGER entity_search_queue_delete;
         CREATE INDEX idx_by_hand ON memories(title);
         CREATE TABLE scratch (x);
         DROP INDEX idx_entities_user_type;
@@ -54,7 +54,7 @@ def test_hand_made_changes_are_listed_as_missing_extra_and_changed(
     )
     conn.close()
     report = find_drift(snapshot(str(db_path)), MIGRATIONS)
-    assert report.missing == ["index idx_memories_created", "trigger entities_fts_delete"]
+    assert report.missing == ["index idx_memories_created", "trigger entity_search_queue_delete"]
     assert report.extra == ["index idx_by_hand", "table scratch"]
     assert len(report.changed) == 1 and report.changed[0].startswith("index idx_entities_user_type")
 

@@ -65,7 +65,7 @@ def test_rows_and_bytes_per_table_and_index(migrated: Path, run: Run) -> None:
     # a partial index holds only the rows its WHERE admits
     assert objects["idx_memories_user_active_created"]["rows"] == active < total
     assert objects["idx_memories_user_type"]["table"] == "memories"
-    assert objects["memories_fts_data"]["kind"] == "shadow"
+    assert objects["memory_search_data"]["kind"] == "shadow"
     assert objects["schema_migrations"]["kind"] == "memvault"
     space = data["space"]
     assert space["file_bytes"] == migrated.stat().st_size

@@ -16,7 +16,7 @@ from memvault.store.columns import dump_json, dump_list, load_embedding, load_js
 from memvault.store.memories import memory_from_row
 from memvault.store.models import Entity, Memory, MemoryFields, MemoryType, validate_fields
 
-ROW = (7, "u", "T", "C", "LEARNED", 3, '["a","b"]', "[1,2]", None, '{"k":[1,{"x":null}]}', 0,
+ROW = (7, "u", "T", "C", "LEARNED", 0.75, '["a","b"]', "[1,2]", None, '{"k":[1,{"x":null}]}', 0,
        "2025-10-06T12:00:00.000Z", "2025-10-06T12:00:01.000Z")  # fmt: skip
 
 
@@ -48,7 +48,8 @@ def test_broken_legacy_values_still_load_with_problems() -> None:
     assert memory.memory_type == "nonsense" and memory.tags == "[not json"
     assert memory.entity_ids == '{"a":1}' and memory.metadata == "{oops"
     assert memory.embedding is None and memory.is_archived is True
-    assert len(memory.problems) == 5, memory.problems
+    assert memory.importance == 2  # outside the service's 0-1 scale: kept as written, noted
+    assert len(memory.problems) == 6, memory.problems
     assert "problems" in memory.model_dump(by_alias=True)
 
 

@@ -16,7 +16,7 @@ from memvault.testing import snapshot_rows
 def test_open_creates_and_migrates(db_path: Path) -> None:
     with MemoryStore.open(db_path) as store:
         assert [s.migration.version for s in store.applied][:2] == [1, 2]
-        assert store.db.table_exists("memories_fts")
+        assert store.db.table_exists("memory_search")
     with MemoryStore.open(db_path) as again:
         assert again.applied == []
 

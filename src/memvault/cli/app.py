@@ -81,7 +81,7 @@ def _error(message: str) -> None:
 # first use: `memvault migrate status` then starts without the store, pydantic or NumPy.
 LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "bench": ("bench",),
-    "db": ("db", "db_backup", "db_check", "db_ops", "db_embeddings"),
+    "db": ("db", "db_backup", "db_check", "db_ops", "db_embeddings", "db_search"),
     "memory": ("memory",),
     "migrate": ("migrate", "migrate_test"),
     "schema": ("schema", "schema_diagram"),

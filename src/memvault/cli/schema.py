@@ -68,6 +68,7 @@ def _has_findings(result: Review) -> bool:
         or any(q.error for q in result.queries)
         or (result.alignment is not None and not result.alignment.aligned)
         or any(not f.ok for f in result.fts)
+        or bool(result.verify_failures)
     )
 
 
@@ -102,6 +103,7 @@ def _print_summary(result: Review) -> None:
     out.print(f"  foreign key violations: {result.foreign_keys.violations}")
     fts = ", ".join(f.table + (" ok" if f.ok else " FAILED") for f in result.fts)
     out.print(f"  FTS integrity: {fts or 'n/a'}")
+    out.print(f"  migration verify: {'; '.join(result.verify_failures) or 'ok'}", markup=False)
     if result.recommendations:
         out.print("[bold]Recommendations[/bold]")
         for i, text in enumerate(result.recommendations, 1):

@@ -45,6 +45,7 @@ from memvault.ops.benchdata import (
 )
 from memvault.ops.measure import Timing, ratio, time_interleaved
 from memvault.store import MemoryStore, catalog
+from memvault.store.search_index import match_expression
 
 DEFAULT_SEED = 20251006
 LISTING_LIMIT = 50
@@ -56,6 +57,14 @@ PLAIN_USER = "bench-plain"
 SEED_LIKE_SCAN = (
     "SELECT * FROM memories WHERE user_id = ? AND (title LIKE ? OR content LIKE ?) "
     "ORDER BY updated_at DESC"
+)
+# The search as memvault ran it before migration 009 (the service's shared FTS5 tables).
+SHARED_FTS_SEARCH = (
+    "SELECT m.*, hits.score FROM (SELECT memories_fts.rowid AS id, "
+    "-bm25(memories_fts, 3.0, 1.0, 2.0) AS score FROM memories_fts "
+    "JOIN memories AS m ON m.id = memories_fts.rowid WHERE memories_fts MATCH :query "
+    "AND m.user_id = :user_id AND m.is_archived = 0 ORDER BY score DESC LIMIT :limit) AS hits "
+    "JOIN memories AS m ON m.id = hits.id ORDER BY hits.score DESC"
 )
 # (stage name, migrate up to this version first; None = every migration)
 STAGES: tuple[tuple[str, int | None], ...] = (("before", 1), ("after_002", 2), ("after", None))
@@ -237,7 +246,9 @@ class _Bench:
             return chosen
 
         sql_e, sql_m = catalog.sql("entities.list"), catalog.sql("memories.list")
-        sql_s, sql_v = catalog.sql("memories.search"), catalog.sql("memories.similar_candidates")
+        sql_s, search_params = _search_for(stage.raw)
+        sql_v = catalog.sql("memories.similar_candidates")
+        tenant_index = sql_s != SHARED_FTS_SEARCH
         page = {"limit": LISTING_LIMIT, "offset": 0}
         return [
             QuerySpec(
@@ -257,9 +268,11 @@ class _Bench:
             QuerySpec(
                 "memories.search (FTS5)",
                 sql_s,
-                lambda i: raw.execute(sql_s, _search_params(user(i), term(i))).fetchall(),
-                lambda i: store.memories.search(user(i), term(i), limit=SEARCH_LIMIT),
-                _search_params(users[0], terms[0]),
+                lambda i: raw.execute(sql_s, search_params(user(i), term(i))).fetchall(),
+                (lambda i: store.memories.search(user(i), term(i), limit=SEARCH_LIMIT))
+                if tenant_index
+                else None,  # the store needs migration 009's tenant index
+                search_params(users[0], terms[0]),
             ),
             QuerySpec(
                 "memories.search (seed LIKE scan)",
@@ -309,12 +322,12 @@ class _Bench:
         word's matches in every tenant's memories, then keeps the user's; LIKE reads only the
         user's rows. How many memories hold the word decides which is faster."""
         raw, users = self.stages[-1].raw, self.user_ids
-        sql = catalog.sql("memories.search")
+        sql, search_params = _search_for(raw)
         out = []
         for position, term in zip(SEARCH_TERM_POSITIONS, self.terms, strict=True):
 
             def fts(i: int, term: str = term) -> Any:
-                return raw.execute(sql, _search_params(users[i % len(users)], term)).fetchall()
+                return raw.execute(sql, search_params(users[i % len(users)], term)).fetchall()
 
             def like(i: int, term: str = term) -> Any:
                 params = _like_params(users[i % len(users)], term)
@@ -325,9 +338,14 @@ class _Bench:
                 repeat=max(len(users), self.size.repeat // 2),
                 warmup=1,
             )
-            matches = raw.execute(
-                "SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?", (fts_words(term),)
-            ).fetchone()[0]
+            matches = (
+                self.stages[0]
+                .raw.execute(  # the shared index of the first stage
+                    "SELECT count(*) FROM memories_fts WHERE memories_fts MATCH ?",
+                    (fts_words(term),),
+                )
+                .fetchone()[0]
+            )
             out.append(
                 {
                     "term": term,
@@ -478,8 +496,21 @@ def _raw_connection(path: Path, *, autocommit: bool = True) -> driver.SQLiteConn
     return conn
 
 
-def _search_params(user_id: str, term: str) -> dict[str, Any]:
-    return {"query": fts_words(term), "user_id": user_id, "limit": SEARCH_LIMIT}
+def _search_for(raw: driver.SQLiteConnection) -> tuple[str, Callable[[str, str], dict[str, Any]]]:
+    """The search SQL at this schema version and a function making its parameters."""
+    if raw.execute("SELECT 1 FROM sqlite_master WHERE name = 'search_tenants'").fetchone() is None:
+        return SHARED_FTS_SEARCH, lambda user_id, term: {
+            "query": fts_words(term),
+            "user_id": user_id,
+            "limit": SEARCH_LIMIT,
+        }
+    keys = dict(raw.execute("SELECT owner, tenant FROM search_tenants").fetchall())
+
+    def params(user_id: str, term: str) -> dict[str, Any]:
+        query = match_expression(keys[user_id], term)
+        return {"query": query, "user_id": user_id, "limit": SEARCH_LIMIT}
+
+    return catalog.sql("memories.search"), params
 
 
 def _like_params(user_id: str, term: str) -> tuple[str, str, str]:

@@ -51,6 +51,8 @@ class Review:
     fts: list[health.FtsCheck]
     tables: list[health.TableSize]
     recommendations: list[str] = field(default_factory=list)
+    # Applied migrations whose verify fails now (e.g. 009: a stale or incomplete search index).
+    verify_failures: list[str] = field(default_factory=list)
 
     @property
     def problem_queries(self) -> list[QueryPlan]:
@@ -72,6 +74,7 @@ class Review:
             "fts": [asdict(f) for f in self.fts],
             "tables": [asdict(t) for t in self.tables],
             "recommendations": self.recommendations,
+            "verify_failures": self.verify_failures,
         }
 
 
@@ -181,8 +184,19 @@ def review(
         fts=health.fts_integrity(db, schema),
         tables=health.table_sizes(db, schema),
     )
-    result.recommendations = recommendations(result)
+    result.verify_failures = _verify_failures(db, migrations)
+    result.recommendations = recommendations(result) + result.verify_failures
     return result
+
+
+def _verify_failures(db: Database, migrations: Sequence[Migration]) -> list[str]:
+    """Each applied migration whose verify fails on `db`, with its problem."""
+    from memvault.migrations import Migrator
+
+    if not migrations:
+        return []
+    report = Migrator(db, migrations, applied_by="memvault schema review", dry_run=True).verify()
+    return [f"migration {r.version:03d}_{r.name}: {r.problem}" for r in report.results if not r.ok]
 
 
 def _plan(db: Database, schema: Schema, query: CatalogQuery) -> PlannedQuery:

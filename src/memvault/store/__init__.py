@@ -25,6 +25,7 @@ from memvault.store.entities import EntityRepository
 from memvault.store.interactions import InteractionRepository
 from memvault.store.memories import MemoryRepository
 from memvault.store.runner import QueryRunner
+from memvault.store.search_index import SearchIndex
 from memvault.store.usage import UsageRepository
 from memvault.store.users import UserRepository
 
@@ -50,6 +51,7 @@ class MemoryStore:
         self.memories = MemoryRepository(run, clock, vector_cache_mb * 1024 * 1024)
         self.interactions = InteractionRepository(run, clock)
         self.usage = UsageRepository(run)
+        self.search_index = SearchIndex(run)
 
     @classmethod
     def open(

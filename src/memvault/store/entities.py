@@ -19,7 +19,7 @@ from memvault.store.models import (
     validate_patch,
 )
 from memvault.store.runner import QueryRunner, check_count
-from memvault.store.search import fts_query
+from memvault.store.search_index import SearchIndex, match_expression
 from memvault.store.users import require_user
 
 _JSON_COLUMNS = ("tags", "relationships", "metadata")
@@ -57,6 +57,7 @@ class EntityRepository:
     def __init__(self, run: QueryRunner, clock: Clock) -> None:
         self._run = run
         self._clock = clock
+        self._index = SearchIndex(run)
 
     def create(self, user_id: str, **fields: Any) -> Entity:
         """Add an entity for `user_id` (name and entity_type required); NotFoundError if no
@@ -73,6 +74,7 @@ class EntityRepository:
         with self._run.atomic():
             require_user(self._run, user_id)
             entity_id = self._run.insert("entities.insert", **values)
+            self._index.drain()
             entity = self.get(user_id, entity_id)
         assert entity is not None
         return entity
@@ -92,8 +94,11 @@ class EntityRepository:
 
         Any text is safe: it is reduced to words, each matched literally (see fts_query).
         """
-        query = fts_query(text)
-        if check_count("limit", limit) == 0 or query is None:
+        if check_count("limit", limit) == 0:
+            return []
+        tenant = self._index.tenant(user_id)
+        query = None if tenant is None else match_expression(tenant, text)
+        if query is None:
             return []
         rows = self._run.rows("entities.search", query=query, user_id=user_id, limit=limit)
         return [EntityHit(entity=entity_from_row(r), score=float(r["score"])) for r in rows]
@@ -110,6 +115,7 @@ class EntityRepository:
             for column in ("id", "user_id", "created_at", "last_interaction", "interaction_count"):
                 values.pop(column)
             self._run.execute("entities.update", **values, id=entity_id, user_id=user_id)
+            self._index.drain()
             return self.get(user_id, entity_id)
 
     def record_interaction(self, user_id: str, entity_id: int) -> Entity | None:
@@ -123,4 +129,6 @@ class EntityRepository:
     def delete(self, user_id: str, entity_id: int) -> bool:
         """Delete the user's entity; False (nothing deleted) when it is not theirs."""
         with self._run.atomic():
-            return self._run.execute("entities.delete", id=entity_id, user_id=user_id) > 0
+            deleted = self._run.execute("entities.delete", id=entity_id, user_id=user_id) > 0
+            self._index.drain()
+            return deleted

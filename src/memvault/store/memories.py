@@ -45,9 +45,9 @@ from memvault.store.search import (
     UnitVectors,
     VectorCache,
     as_query_vector,
-    fts_query,
     reciprocal_rank_fusion,
 )
+from memvault.store.search_index import SearchIndex, match_expression
 from memvault.store.users import require_user
 
 HYBRID_CANDIDATES = 50
@@ -116,6 +116,7 @@ class MemoryRepository:
         self._run = run
         self._clock = clock
         self._vectors = VectorCache(vector_cache_bytes)
+        self._index = SearchIndex(run)
 
     # -- writing --------------------------------------------------------------------------
     def create(self, user_id: str, **fields: Any) -> Memory:
@@ -132,6 +133,7 @@ class MemoryRepository:
             memory_id = self._run.insert(
                 "memories.insert", **values, user_id=user_id, created_at=now, updated_at=now
             )
+            self._index.drain()
             memory = self.get(user_id, memory_id)
         assert memory is not None
         return memory
@@ -161,6 +163,7 @@ class MemoryRepository:
             self._run.executemany("memories.insert", rows)
             # One writer holds the lock, so the new AUTOINCREMENT ids are consecutive.
             last = int(self._run.scalar("store.last_insert_id"))
+            self._index.drain()
         return list(range(last - len(rows) + 1, last + 1))
 
     def update(self, user_id: str, memory_id: int, **changes: Any) -> Memory | None:
@@ -179,6 +182,7 @@ class MemoryRepository:
             for column in ("id", "user_id", "created_at"):
                 values.pop(column)
             self._run.execute("memories.update", **values, id=memory_id, user_id=user_id)
+            self._index.drain()
             return self.get(user_id, memory_id)
 
     def archive(self, user_id: str, memory_id: int, archived: bool = True) -> Memory | None:
@@ -191,12 +195,15 @@ class MemoryRepository:
                 id=memory_id,
                 user_id=user_id,
             )
+            self._index.drain()
             return self.get(user_id, memory_id) if changed else None
 
     def delete(self, user_id: str, memory_id: int) -> bool:
         """Delete the user's memory; False (nothing deleted) when it is not theirs."""
         with self._run.atomic():
-            return self._run.execute("memories.delete", id=memory_id, user_id=user_id) > 0
+            deleted = self._run.execute("memories.delete", id=memory_id, user_id=user_id) > 0
+            self._index.drain()
+            return deleted
 
     # -- reading --------------------------------------------------------------------------
     def get(self, user_id: str, memory_id: int) -> Memory | None:
@@ -221,8 +228,11 @@ class MemoryRepository:
     def search(self, user_id: str, text: str, limit: int = 20) -> builtins.list[MemoryHit]:
         """Full-text search (title, content, tags) of the user's non-archived memories,
         best BM25 match first. Any text is safe: it is reduced to words matched literally."""
-        query = fts_query(text)
-        if check_count("limit", limit) == 0 or query is None:
+        if check_count("limit", limit) == 0:
+            return []
+        tenant = self._index.tenant(user_id)
+        query = None if tenant is None else match_expression(tenant, text)
+        if query is None:
             return []
         rows = self._run.rows("memories.search", query=query, user_id=user_id, limit=limit)
         return [MemoryHit(memory=memory_from_row(r), score=float(r["score"])) for r in rows]

@@ -35,8 +35,8 @@ USAGE_COLUMNS = (
 )
 
 # bm25() column weights: a word in a title (or an entity's name) counts most, then tags.
-MEMORY_BM25 = "bm25(memories_fts, 3.0, 1.0, 2.0)"
-ENTITY_BM25 = "bm25(entities_fts, 3.0, 1.0, 1.0, 2.0)"
+MEMORY_BM25 = "bm25(memory_search, 3.0, 1.0, 2.0)"
+ENTITY_BM25 = "bm25(entity_search, 3.0, 1.0, 1.0, 2.0)"
 
 
 def _prefixed(columns: str, alias: str) -> str:
@@ -115,7 +115,8 @@ register(
     "users.delete",
     "DELETE FROM users WHERE id = :user_id",
     {"user_id": USER_ID},
-    "Delete an account; ON DELETE CASCADE removes its rows (FTS triggers keep search in step).",
+    "Delete an account; ON DELETE CASCADE removes its rows (and triggers queue them for the "
+    "search index to forget).",
 )
 
 # -- entities -------------------------------------------------------------------------------
@@ -156,13 +157,13 @@ register(
 register(
     "entities.search",
     f"SELECT {_prefixed(ENTITY_COLUMNS, 'e')}, hits.score FROM ("
-    f"SELECT entities_fts.rowid AS id, -{ENTITY_BM25} AS score "
-    "FROM entities_fts JOIN entities AS e ON e.id = entities_fts.rowid "
-    "WHERE entities_fts MATCH :query AND e.user_id = :user_id "
-    "ORDER BY score DESC LIMIT :limit"
-    ") AS hits JOIN entities AS e ON e.id = hits.id ORDER BY hits.score DESC",
-    {"query": '"grace"', "user_id": USER_ID, "limit": 20},
-    "Full-text search over a user's entities (name, description, notes, tags), BM25-ranked.",
+    f"SELECT rowid AS id, -{ENTITY_BM25} AS score FROM entity_search "
+    "WHERE entity_search MATCH :query ORDER BY score DESC LIMIT :limit"
+    ") AS hits JOIN entities AS e ON e.id = hits.id "
+    "WHERE e.user_id = :user_id ORDER BY hits.score DESC",
+    {"query": '"1xgrace"', "user_id": USER_ID, "limit": 20},
+    "Full-text search over a user's entities (name, description, notes, tags), BM25-ranked, "
+    "reading only that user's postings (tenant-keyed words).",
 )
 register(
     "entities.update",
@@ -274,13 +275,13 @@ register(
 register(
     "memories.search",
     f"SELECT {_prefixed(MEMORY_COLUMNS, 'm')}, hits.score FROM ("
-    f"SELECT memories_fts.rowid AS id, -{MEMORY_BM25} AS score "
-    "FROM memories_fts JOIN memories AS m ON m.id = memories_fts.rowid "
-    "WHERE memories_fts MATCH :query AND m.user_id = :user_id AND m.is_archived = 0 "
-    "ORDER BY score DESC LIMIT :limit"
-    ") AS hits JOIN memories AS m ON m.id = hits.id ORDER BY hits.score DESC",
-    {"query": '"green" "tea"', "user_id": USER_ID, "limit": 20},
-    "Full-text search over a user's memories (title, content, tags), BM25-ranked.",
+    f"SELECT rowid AS id, -{MEMORY_BM25} AS score FROM memory_search "
+    "WHERE memory_search MATCH :query ORDER BY score DESC LIMIT :limit"
+    ") AS hits JOIN memories AS m ON m.id = hits.id "
+    "WHERE m.user_id = :user_id AND m.is_archived = 0 ORDER BY hits.score DESC",
+    {"query": '"1xgreen" "1xtea"', "user_id": USER_ID, "limit": 20},
+    "Full-text search over a user's memories (title, content, tags), BM25-ranked: the query's "
+    "words carry the user's tenant key, so FTS5 reads that user's postings only.",
 )
 register(
     "memories.similar_candidates",
@@ -375,3 +376,71 @@ register(
     {"user_id": USER_ID, "start_month": "2025-01", "end_month": "2025-12"},
     "A user's usage per month, provider and model between two months, inclusive.",
 )
+
+# -- the tenant search index (memvault.store.search_index, migration 009) -------------------
+register(
+    "search.state",
+    "SELECT (SELECT tenant FROM search_tenants WHERE owner = :user_id) AS tenant, "
+    "EXISTS (SELECT 1 FROM search_queue WHERE seq > 0) AS pending",
+    {"user_id": USER_ID},
+    "The user's tenant key in the search index, and whether changed rows wait to be indexed.",
+)
+register(
+    "search.queue_batch",
+    "SELECT max(seq) AS upto, count(*) AS size, "
+    "json_group_array(row_id) FILTER (WHERE kind = 'memory') AS memories, "
+    "json_group_array(row_id) FILTER (WHERE kind = 'entity') AS entities "
+    "FROM (SELECT seq, kind, row_id FROM search_queue WHERE seq > 0 ORDER BY seq LIMIT :batch)",
+    {"batch": 500},
+    "The oldest queued changes (ids the triggers queued, any writer), by kind, in one read.",
+)
+register(
+    "search.queue_done",
+    "DELETE FROM search_queue WHERE seq <= :upto",
+    {"upto": 500},
+    "Forget queue entries once their rows are indexed (same transaction).",
+)
+register(
+    "search.requeue_all",
+    "INSERT INTO search_queue (kind, row_id) SELECT 'memory', id FROM memories "
+    "UNION ALL SELECT 'entity', id FROM entities",
+    {},
+    "Queue every memory and entity: a rebuild of the whole index (`memvault db reindex`).",
+)
+for _kind, _table, _cols, _archived in (
+    ("memory", "memories", "title, content, tags", " AND r.is_archived = 0"),
+    ("entity", "entities", "name, description, notes, tags", ""),
+):
+    register(
+        f"search.{_kind}_tenants",
+        f"INSERT OR IGNORE INTO search_tenants (owner) SELECT user_id FROM {_table} "
+        "WHERE id IN (SELECT value FROM json_each(:ids)) AND user_id IS NOT NULL",
+        {"ids": "[1, 2]"},
+        f"Give a tenant key to each owner of changed {_table} that has none yet.",
+    )
+    register(
+        f"search.{_kind}_clear",
+        f"DELETE FROM {_kind}_search",
+        {},
+        f"Empty the {_table} index before a rebuild (same transaction as the rebuild).",
+    )
+    register(
+        f"search.{_kind}_forget",
+        f"DELETE FROM {_kind}_search WHERE rowid IN (SELECT value FROM json_each(:ids))",
+        {"ids": "[1, 2]"},
+        f"Drop the index rows of changed {_table} (put back by search.{_kind}_put).",
+    )
+    register(
+        f"search.{_kind}_rows",
+        f"SELECT r.id, t.tenant, {_prefixed(_cols, 'r')} FROM {_table} AS r "
+        "JOIN search_tenants AS t ON t.owner = r.user_id "
+        f"WHERE r.id IN (SELECT value FROM json_each(:ids)){_archived}",
+        {"ids": "[1, 2]"},
+        f"The searchable text of changed {_table}, with the owner's tenant key.",
+    )
+    register(
+        f"search.{_kind}_put",
+        f"INSERT INTO {_kind}_search (rowid, {_cols}) VALUES (:id, {_placeholders(_cols)})",
+        {"id": 1, **{c.strip(): "1xword" for c in _cols.split(",")}},
+        f"Index one of {_table} (every word carrying the tenant key).",
+    )

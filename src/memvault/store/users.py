@@ -18,6 +18,7 @@ from memvault.errors import NotFoundError, ValidationError
 from memvault.store.columns import Clock, dump_json, load_bool, load_json, row_values
 from memvault.store.models import User, UserFields, validate_fields, validate_patch
 from memvault.store.runner import QueryRunner
+from memvault.store.search_index import SearchIndex
 
 API_KEY_PREFIX = "mv_"
 # A key a user brings must be at least this long (generated ones have 46 characters).
@@ -150,7 +151,9 @@ class UserRepository:
     def delete(self, user_id: str) -> bool:
         """Delete an account and, by cascade, everything it owns; False when none."""
         with self._run.atomic():
-            return self._run.execute("users.delete", user_id=user_id) > 0
+            deleted = self._run.execute("users.delete", user_id=user_id) > 0
+            SearchIndex(self._run).drain()  # the cascade queued the user's rows
+            return deleted
 
     def _check_email_free(self, email: str, user_id: str | None) -> None:
         """Emails are unique ignoring case (stored legacy rows are left as they are)."""
