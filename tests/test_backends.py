@@ -321,8 +321,8 @@ def test_requests_per_store_call_do_not_grow_with_the_tenants_rows(libsql_url: s
         store.memories.create_many(user.id, [item | {"embedding": [0.0, 1.0, 0.0]}] * 1000)
         big_batch = store.db.round_trips - before
         assert counts(store, user.id) == small
-    assert small == {"get": 1, "list": 1, "search": 1, "similar": small["similar"]}
-    assert small["similar"] <= 2
+    assert small["get"] == small["list"] == 1
+    assert small["search"] <= 2 and small["similar"] <= 2  # + "anything queued?", cache check
     assert big_batch <= small_batch + 1  # 1000 rows: multi-row INSERTs, not 1000 requests
 
 

@@ -204,7 +204,8 @@ def _check_schema(ctx: Any, table: str) -> str | None:
         stored = ctx.scalar(
             "SELECT sql FROM sqlite_master WHERE type = 'trigger' AND name = ?", (name,)
         )
-        if stored != sql:
+        # without whitespace: a libSQL server stores trigger bodies re-indented
+        if stored is None or "".join(str(stored).split()) != "".join(sql.split()):
             why = "missing" if stored is None else "changed"
             return (
                 f"trigger {name} is {why}: writes to {table} would leave {index} stale "
