@@ -379,11 +379,16 @@ register(
 
 # -- the tenant search index (memvault.store.search_index, migration 009) -------------------
 register(
-    "search.state",
-    "SELECT (SELECT tenant FROM search_tenants WHERE owner = :user_id) AS tenant, "
-    "EXISTS (SELECT 1 FROM search_queue WHERE seq > 0) AS pending",
+    "search.tenant",
+    "SELECT tenant FROM search_tenants WHERE owner = :user_id",
     {"user_id": USER_ID},
-    "The user's tenant key in the search index, and whether changed rows wait to be indexed.",
+    "The user's tenant key in the search index.",
+)
+register(
+    "search.pending",
+    "SELECT EXISTS (SELECT 1 FROM search_queue WHERE seq > 0) AS pending",
+    {},
+    "Whether changed rows (of any tenant: the queue is upkeep, not data) wait to be indexed.",
 )
 register(
     "search.queue_batch",
