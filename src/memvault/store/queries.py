@@ -159,7 +159,7 @@ register(
     f"SELECT {_prefixed(ENTITY_COLUMNS, 'e')}, hits.score FROM ("
     f"SELECT rowid AS id, -{ENTITY_BM25} AS score FROM entity_search "
     "WHERE entity_search MATCH :query ORDER BY score DESC LIMIT :limit"
-    ") AS hits JOIN entities AS e ON e.id = hits.id "
+    ") AS hits CROSS JOIN entities AS e ON e.id = hits.id "  # hits drive: each by rowid
     "WHERE e.user_id = :user_id ORDER BY hits.score DESC",
     {"query": '"1xgrace"', "user_id": USER_ID, "limit": 20},
     "Full-text search over a user's entities (name, description, notes, tags), BM25-ranked, "
@@ -277,7 +277,7 @@ register(
     f"SELECT {_prefixed(MEMORY_COLUMNS, 'm')}, hits.score FROM ("
     f"SELECT rowid AS id, -{MEMORY_BM25} AS score FROM memory_search "
     "WHERE memory_search MATCH :query ORDER BY score DESC LIMIT :limit"
-    ") AS hits JOIN memories AS m ON m.id = hits.id "
+    ") AS hits CROSS JOIN memories AS m ON m.id = hits.id "  # hits drive: each by rowid
     "WHERE m.user_id = :user_id AND m.is_archived = 0 ORDER BY hits.score DESC",
     {"query": '"1xgreen" "1xtea"', "user_id": USER_ID, "limit": 20},
     "Full-text search over a user's memories (title, content, tags), BM25-ranked: the query's "
@@ -437,9 +437,11 @@ for _kind, _table, _cols, _archived in (
     )
     register(
         f"search.{_kind}_rows",
-        f"SELECT r.id, t.tenant, {_prefixed(_cols, 'r')} FROM {_table} AS r "
+        f"SELECT r.id, t.tenant, {_prefixed(_cols, 'r')} "
+        "FROM (SELECT DISTINCT value FROM json_each(:ids)) AS q "  # a row may be queued twice
+        f"CROSS JOIN {_table} AS r ON r.id = q.value "  # the ids drive: each by rowid
         "JOIN search_tenants AS t ON t.owner = r.user_id "
-        f"WHERE r.id IN (SELECT value FROM json_each(:ids)){_archived}",
+        f"WHERE r.user_id IS NOT NULL{_archived}",
         {"ids": "[1, 2]"},
         f"The searchable text of changed {_table}, with the owner's tenant key.",
     )
