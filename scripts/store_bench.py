@@ -55,7 +55,7 @@ def make_items(
                 "title": " ".join(text[:4]),
                 "content": " ".join(text[4:]),
                 "memory_type": "LEARNED",
-                "importance": 1 + (start + i) % 4,
+                "importance": (start + i) % 11 / 10,
                 "tags": text[:2],
                 "embedding": vectors[i].tolist(),
                 "is_archived": (start + i) % 10 == 0,

@@ -16,7 +16,7 @@ TS_MEMORY = {
     "title": "Tea",
     "content": "green",
     "memoryType": "preference",
-    "importance": 3,
+    "importance": 0.9,
     "tags": ["drinks"],
     "entityIds": [1, 2],
     "embedding": [0.5, 0.25],
@@ -53,7 +53,7 @@ def test_validation_errors_are_one_line_and_name_the_field() -> None:
     camel = {"title": "t", "content": "c", "memoryType": "LEARNED"}
     assert validate_fields(MemoryFields, "memory", camel).memory_type is MemoryType.LEARNED
     for bad, expected in (
-        ({**good, "importance": "high"}, "importance: Input should be a valid integer"),
+        ({**good, "importance": "high"}, "importance: Input should be a valid number"),
         ({**good, "tags": "x"}, "tags: Input should be a valid list"),
         ({**good, "embedding": [1, "a"]}, "embedding.1:"),
         ({"content": "c", "memory_type": "MEMORY"}, "title is required"),
@@ -65,7 +65,7 @@ def test_validation_errors_are_one_line_and_name_the_field() -> None:
 
 
 def test_patches_validate_only_what_changes() -> None:
-    assert validate_patch(MemoryFields, "memory", {"importance": 4}) == {"importance": 4}
+    assert validate_patch(MemoryFields, "memory", {"importance": 1}) == {"importance": 1.0}
     assert validate_patch(MemoryFields, "memory", {"isArchived": True}) == {"is_archived": True}
     with pytest.raises(ValidationError, match="unknown field 'colour'"):
         validate_patch(MemoryFields, "memory", {"colour": "red"})

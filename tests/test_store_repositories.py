@@ -163,7 +163,7 @@ def test_memory_create_get_camel_case(store: MemoryStore, ada: User) -> None:
         title="Tea",
         content="Prefers green tea",
         memory_type="preference",
-        importance=3,
+        importance=0.9,
         tags=["drinks"],
         embedding=[0.5, 0.25],
         metadata={"source": "chat"},
@@ -191,8 +191,10 @@ def test_memory_validation_errors_name_the_field(store: MemoryStore, ada: User) 
     base = {"title": "t", "content": "c", "memory_type": "MEMORY"}
     cases = [
         ({"memory_type": "dream"}, "memory_type"),
-        ({"importance": 0}, "importance"),
-        ({"importance": 5}, "importance"),
+        ({"importance": -0.1}, "importance"),
+        ({"importance": 1.5}, "importance"),
+        ({"importance": 2}, "importance"),
+        ({"importance": float("nan")}, "importance"),
         ({"embedding": []}, "embedding"),
         ({"embedding": [1.0, float("nan")]}, "embedding"),
         ({"colour": "red"}, "unknown field 'colour'"),
@@ -412,3 +414,35 @@ def test_usage_daily_and_monthly_totals(store: MemoryStore, ada: User, bob: User
         record(ada.id, api_provider="anthropic", model="m", cost_usd=0, operation_type="chat")
     with pytest.raises(ValidationError, match="invalid month '2025-13'"):
         store.usage.monthly_totals(ada.id, "2025-13", "2025-12")
+
+
+def test_memory_importance_is_the_services_0_to_1_float(store: MemoryStore, ada: User) -> None:
+    default = store.memories.create(ada.id, title="t", content="c", memory_type="semantic")
+    assert default.importance == 0.5
+    top = store.memories.create(ada.id, title="t", content="c", memory_type="MEMORY", importance=1)
+    assert top.importance == 1.0 and top.problems == []
+    assert top.model_dump(mode="json", by_alias=True)["importance"] == 1.0
+
+
+def test_the_five_assistant_memory_types_are_valid(store: MemoryStore, ada: User) -> None:
+    for kind in ("episodic", "semantic", "procedural", "working", "sensory"):
+        made = store.memories.create(ada.id, title=kind, content="c", memory_type=kind)
+        assert (made.memory_type, made.problems) == (kind, [])
+
+
+def test_importance_and_type_outside_the_model_load_with_a_note(
+    store: MemoryStore, ada: User
+) -> None:
+    made = store.memories.create(ada.id, title="t", content="c", memory_type="MEMORY")
+    conn = sqlite3.connect(store.db.url.path)  # type: ignore[arg-type]
+    conn.execute(
+        "UPDATE memories SET importance = 3, memory_type = 'dream' WHERE id = ?", (made.id,)
+    )
+    conn.commit()
+    conn.close()
+    loaded = store.memories.get(ada.id, made.id)
+    assert loaded is not None and (loaded.importance, loaded.memory_type) == (3, "dream")
+    assert loaded.problems == [
+        "memory_type: unknown value 'dream'",
+        "importance: 3 is outside 0 to 1",
+    ]

@@ -76,7 +76,13 @@ def memory() -> None:
     type=click.Choice([t.value for t in MemoryType]),
     help="The memory's type.",
 )
-@click.option("--importance", type=click.IntRange(1, 4), default=2, show_default=True)
+@click.option(
+    "--importance",
+    type=click.FloatRange(0.0, 1.0),
+    default=0.5,
+    show_default=True,
+    help="How much the memory matters, from 0 to 1.",
+)
 @click.option("--tag", "tags", multiple=True, help="A tag (repeat for more).")
 @click.option("--entity-id", "entity_ids", type=int, multiple=True, help="A linked entity id.")
 @click.option("--embedding", help="The embedding as a JSON array of numbers.")
@@ -89,7 +95,7 @@ def add(
     title: str,
     content: str,
     memory_type: str,
-    importance: int,
+    importance: float,
     tags: tuple[str, ...],
     entity_ids: tuple[int, ...],
     embedding: str | None,
@@ -203,7 +209,9 @@ def _print_memories(rows: Sequence[tuple[Memory, float | None]], *, empty: str) 
             cells.append(f"{score:.4g}")
         cells += [
             _plain(memory.memory_type),
-            str(memory.importance),
+            f"{memory.importance:g}"
+            if isinstance(memory.importance, float)
+            else str(memory.importance),
             memory.title,
             memory.created_at,
         ]

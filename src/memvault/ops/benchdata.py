@@ -121,14 +121,14 @@ class SyntheticData:
         created, updated = self._timestamps(count), self._timestamps(count)
         types = self.rng.integers(0, len(MEMORY_TYPES), count)
         archived = self.rng.random(count) < 0.1
-        importance = self.rng.integers(1, 5, count)
+        importance = self.rng.integers(0, 11, count) / 10  # the service's 0-1 scale
         rows = []
         for i in range(count):
             vector = None if embeddings is None else embeddings[i]
             rows.append(
                 {
                     "user_id": user_id, "title": titles[i], "content": contents[i],
-                    "memory_type": MEMORY_TYPES[types[i]], "importance": int(importance[i]),
+                    "memory_type": MEMORY_TYPES[types[i]], "importance": float(importance[i]),
                     "tags": json.dumps(titles[i].split()[:2]), "entity_ids": "[]",
                     "embedding": _stored_embedding(vector, as_json), "metadata": None,
                     "is_archived": int(archived[i]), "created_at": min(created[i], updated[i]),

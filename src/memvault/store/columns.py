@@ -68,6 +68,20 @@ def load_enum(raw: Any, enum: type[E], column: str, problems: list[str]) -> E | 
         return raw
 
 
+def load_memory_importance(raw: Any, problems: list[str]) -> float | Any:
+    """A memory's importance as a float in [0, 1]; anything else is kept as it is and noted.
+
+    The column's INTEGER affinity turns 1.0 into 1, so whole numbers come back as ints.
+    """
+    if isinstance(raw, bool) or not isinstance(raw, int | float):
+        problems.append(f"importance: {raw!r} is not a number from 0 to 1")
+        return raw
+    if not 0.0 <= raw <= 1.0:
+        problems.append(f"importance: {raw!r} is outside 0 to 1")
+        return raw
+    return float(raw)
+
+
 def load_bool(raw: Any) -> bool:
     """SQLite booleans: 0/1, and the odd 'true'/'false' text."""
     if isinstance(raw, str):

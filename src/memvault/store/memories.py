@@ -26,6 +26,7 @@ from memvault.store.columns import (
     load_enum,
     load_json,
     load_list,
+    load_memory_importance,
     row_values,
 )
 from memvault.store.models import (
@@ -60,7 +61,7 @@ def memory_from_row(row: sqlite3.Row) -> Memory:
         title=row["title"],
         content=row["content"],
         memory_type=load_enum(row["memory_type"], MemoryType, "memory_type", problems),
-        importance=row["importance"],
+        importance=load_memory_importance(row["importance"], problems),
         tags=load_list(row["tags"], "tags", problems),
         entity_ids=load_list(row["entity_ids"], "entity_ids", problems),
         embedding=load_embedding(row["embedding"], problems),

@@ -58,10 +58,19 @@ class MemoryType(StrEnum):
     PROJECT = "project"
     INTERACTION = "interaction"
     PREFERENCE = "preference"
+    # The assistant-facing types of the service's MCP tool store_memory (default semantic).
+    EPISODIC = "episodic"
+    SEMANTIC = "semantic"
+    PROCEDURAL = "procedural"
+    WORKING = "working"
+    SENSORY = "sensory"
 
 
 class Importance(IntEnum):
-    """1 low, 2 medium, 3 high, 4 critical (stored as the integer)."""
+    """An entity's importance: 1 low, 2 medium, 3 high, 4 critical (stored as the integer).
+
+    A memory's importance is not a level but a float from 0 to 1 (see MEMORY_IMPORTANCE).
+    """
 
     LOW = 1
     MEDIUM = 2
@@ -90,6 +99,9 @@ TagsField = Annotated[list[str], Raw]
 EntityIdsField = Annotated[list[int], Raw]
 JsonField = Annotated[Any, Raw]
 ImportanceField = Annotated[int, Field(ge=1, le=4), Raw]
+# A memory's importance as the service validates it: 0.0 to 1.0, default 0.5.
+MEMORY_IMPORTANCE = 0.5
+MemoryImportanceField = Annotated[float, Field(ge=0.0, le=1.0), Raw]
 
 
 # Integer row ids, written as strings in JSON: the TypeScript service's interfaces declare
@@ -170,7 +182,7 @@ class Memory(Record):
     title: str
     content: str
     memory_type: MemoryTypeField
-    importance: ImportanceField = 2
+    importance: MemoryImportanceField = MEMORY_IMPORTANCE
     tags: TagsField = Field(default_factory=list)
     entity_ids: EntityIdsField = Field(default_factory=list)
     embedding: list[float] | None = None
@@ -285,7 +297,7 @@ class MemoryFields(_Fields):
     title: str = Field(min_length=1)
     content: str
     memory_type: MemoryType
-    importance: int = Field(default=2, ge=1, le=4)
+    importance: float = Field(default=MEMORY_IMPORTANCE, ge=0.0, le=1.0, allow_inf_nan=False)
     tags: list[str] = Field(default_factory=list)
     entity_ids: list[int] = Field(default_factory=list)
     embedding: list[float] | None = None

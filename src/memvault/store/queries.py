@@ -192,7 +192,7 @@ register(
 # -- memories -------------------------------------------------------------------------------
 MEMORY_VALUES = {
     "user_id": USER_ID, "title": "Tea", "content": "Prefers green tea", "memory_type": "preference",
-    "importance": 2, "tags": '["drinks"]', "entity_ids": "[]", "embedding": None,
+    "importance": 0.5, "tags": '["drinks"]', "entity_ids": "[]", "embedding": None,
     "metadata": None, "is_archived": 0, "created_at": NOW, "updated_at": NOW,
 }  # fmt: skip
 MEMORY_INSERT_COLUMNS = MEMORY_COLUMNS.removeprefix("id, ")
