@@ -27,6 +27,7 @@ from memvault.store.memories import MemoryRepository
 from memvault.store.runner import QueryRunner
 from memvault.store.usage import UsageRepository
 from memvault.store.users import UserRepository
+from memvault.store.vectors import VectorRepository
 
 DEFAULT_VECTOR_CACHE_MB = 256
 
@@ -50,6 +51,7 @@ class MemoryStore:
         self.memories = MemoryRepository(run, clock, vector_cache_mb * 1024 * 1024)
         self.interactions = InteractionRepository(run, clock)
         self.usage = UsageRepository(run)
+        self.vectors = VectorRepository(run, clock)
 
     @classmethod
     def open(
