@@ -36,7 +36,12 @@ def raw_problems(path: Path) -> tuple[set[str], set[str]]:
     }
     scans, sorts = set(), set()
     for query in load_catalog().values():
-        details = [r[3] for r in conn.execute(f"EXPLAIN QUERY PLAN {query.sql}", query.params)]
+        try:
+            plan = conn.execute(f"EXPLAIN QUERY PLAN {query.sql}", query.params)
+        except sqlite3.OperationalError as exc:  # a table a later migration makes
+            assert "no such table" in str(exc), exc
+            continue
+        details = [r[3] for r in plan]
         aliases = {alias.lower(): table for table, alias in _aliases(query.sql)}
         for detail in details:
             words = detail.split()
