@@ -38,7 +38,8 @@ class OpenAIEmbedder:
 
     @property
     def dimension(self) -> int:
-        """The model's dimension: known for OpenAI's models, else learned by one request."""
+        """The model's dimension: known for OpenAI's models or set by MEMVAULT_OPENAI_DIMENSION,
+        else learned by one request (not recorded as usage: it belongs to no user)."""
         if self._dimension is None:
             self._dimension = int(self._request(["dimension probe"], None).shape[1])
         return self._dimension

@@ -15,6 +15,7 @@ PROVIDERS = ("offline", "openai", "none")
 ENV_PROVIDER = "MEMVAULT_EMBEDDINGS"
 ENV_OPENAI_MODEL = "MEMVAULT_OPENAI_MODEL"
 ENV_OPENAI_BASE_URL = "OPENAI_BASE_URL"
+ENV_OPENAI_DIMENSION = "MEMVAULT_OPENAI_DIMENSION"
 ENV_OPENAI_KEY = "OPENAI_API_KEY"
 DEFAULT_OPENAI_MODEL = "text-embedding-3-small"  # what the TypeScript service used (1536-d)
 DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
@@ -69,7 +70,17 @@ class EmbedSettings:
             openai_model=os.environ.get(ENV_OPENAI_MODEL) or DEFAULT_OPENAI_MODEL,
             openai_base_url=os.environ.get(ENV_OPENAI_BASE_URL) or DEFAULT_OPENAI_BASE_URL,
             openai_api_key=os.environ.get(ENV_OPENAI_KEY),
+            openai_dimension=_dimension(os.environ.get(ENV_OPENAI_DIMENSION)),
         )
+
+
+def _dimension(value: str | None) -> int | None:
+    """MEMVAULT_OPENAI_DIMENSION: the vector size of a model memvault does not know."""
+    if not value:
+        return None
+    if not value.isdigit() or int(value) <= 0:
+        raise ConfigError(f"{ENV_OPENAI_DIMENSION} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def make_embedder(settings: EmbedSettings, record: UsageRecorder | None = None) -> Embedder | None:

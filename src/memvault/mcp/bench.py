@@ -28,9 +28,7 @@ import numpy as np
 from memvault.embed.offline import OfflineEmbedder
 from memvault.store import MemoryStore
 
-WORDS = ("tea coffee budget meeting car tires python release garden hiking music piano "
-         "train travel paris invoice doctor dentist birthday gift football recipe pasta "
-         "bread running marathon book novel movie series cat dog vet school lesson").split()  # fmt: skip
+WORDS = ["tea", "coffee", "budget", "meeting", "car", "tires", "python", "release", "garden", "hiking", "music", "piano", "train", "travel", "paris", "invoice", "doctor", "dentist", "birthday", "gift", "football", "recipe", "pasta", "bread", "running", "marathon", "book", "novel", "movie", "series", "cat", "dog", "vet", "school", "lesson"]  # fmt: skip
 STRATEGIES = ("composite", "similarity", "recency", "importance", "frequency")
 
 
