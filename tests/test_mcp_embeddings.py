@@ -4,6 +4,7 @@ that resumes after a kill."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -66,10 +67,8 @@ class FakeAPI:
                 pass
 
             def handle(self) -> None:
-                try:
+                with contextlib.suppress(BrokenPipeError):  # a client killed mid-request
                     super().handle()
-                except BrokenPipeError:  # the client was killed mid-request
-                    pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1"
@@ -169,8 +168,13 @@ def test_embed_resumes_after_a_kill(tmp_path: Path, api: FakeAPI) -> None:
             for i in range(640)
         ])  # fmt: skip
     api.delay = 0.3
-    env = {**os.environ, "OPENAI_API_KEY": "sk-test", "OPENAI_BASE_URL": api.url,
-           "MEMVAULT_OPENAI_MODEL": "fake-embed", "MEMVAULT_OPENAI_DIMENSION": str(DIM)}  # fmt: skip
+    env = {
+        **os.environ,
+        "OPENAI_API_KEY": "sk-test",
+        "OPENAI_BASE_URL": api.url,
+        "MEMVAULT_OPENAI_MODEL": "fake-embed",
+        "MEMVAULT_OPENAI_DIMENSION": str(DIM),
+    }
     command = [sys.executable, "-m", "memvault", "-d", str(db), "memory", "embed", "--missing",
                "--embeddings", "openai"]  # fmt: skip
     proc = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -28,7 +28,43 @@ import numpy as np
 from memvault.embed.offline import OfflineEmbedder
 from memvault.store import MemoryStore
 
-WORDS = ["tea", "coffee", "budget", "meeting", "car", "tires", "python", "release", "garden", "hiking", "music", "piano", "train", "travel", "paris", "invoice", "doctor", "dentist", "birthday", "gift", "football", "recipe", "pasta", "bread", "running", "marathon", "book", "novel", "movie", "series", "cat", "dog", "vet", "school", "lesson"]  # fmt: skip
+WORDS = [
+    "tea",
+    "coffee",
+    "budget",
+    "meeting",
+    "car",
+    "tires",
+    "python",
+    "release",
+    "garden",
+    "hiking",
+    "music",
+    "piano",
+    "train",
+    "travel",
+    "paris",
+    "invoice",
+    "doctor",
+    "dentist",
+    "birthday",
+    "gift",
+    "football",
+    "recipe",
+    "pasta",
+    "bread",
+    "running",
+    "marathon",
+    "book",
+    "novel",
+    "movie",
+    "series",
+    "cat",
+    "dog",
+    "vet",
+    "school",
+    "lesson",
+]
 STRATEGIES = ("composite", "similarity", "recency", "importance", "frequency")
 
 
@@ -65,24 +101,24 @@ async def round_trips(path: Path, user_id: str, calls: int) -> dict[str, list[fl
     store = MemoryStore.open(path, migrate=False)
     server = build_server(store, OfflineEmbedder(), lambda ctx: user_id)
     times: dict[str, list[float]] = {}
-    async with create_client_server_memory_streams() as (client_streams, server_streams):
-        async with anyio.create_task_group() as tg:
-            tg.start_soon(
-                lambda: server.run(*server_streams, server.create_initialization_options())
-            )
-            async with ClientSession(*client_streams) as session:
-                await session.initialize()
-                for strategy in STRATEGIES:
-                    args = {"query": "tea budget meeting", "strategy": strategy, "limit": 10}
-                    await session.call_tool("recall_memories", args)  # warm the vector cache
-                    samples = []
-                    for _ in range(calls):
-                        started = time.perf_counter()
-                        result = await session.call_tool("recall_memories", args)
-                        samples.append(time.perf_counter() - started)
-                        assert not result.is_error, result.content
-                    times[strategy] = samples
-            tg.cancel_scope.cancel()
+    async with (
+        create_client_server_memory_streams() as (client_streams, server_streams),
+        anyio.create_task_group() as tg,
+    ):
+        tg.start_soon(lambda: server.run(*server_streams, server.create_initialization_options()))
+        async with ClientSession(*client_streams) as session:
+            await session.initialize()
+            for strategy in STRATEGIES:
+                args = {"query": "tea budget meeting", "strategy": strategy, "limit": 10}
+                await session.call_tool("recall_memories", args)  # warm the vector cache
+                samples = []
+                for _ in range(calls):
+                    started = time.perf_counter()
+                    result = await session.call_tool("recall_memories", args)
+                    samples.append(time.perf_counter() - started)
+                    assert not result.is_error, result.content
+                times[strategy] = samples
+        tg.cancel_scope.cancel()
     times |= baseline(store, user_id, calls)
     store.close()
     return times
