@@ -129,15 +129,16 @@ class EntityFieldsArgs(Args):
     company: str | None = None
     title: str | None = None
 
-    def changes(self) -> dict[str, Any]:
-        """The given fields as store fields (contactInfo goes into metadata)."""
+    def changes(self, metadata: Any = None) -> dict[str, Any]:
+        """The given fields as store fields; contactInfo goes into `metadata` (kept)."""
         values = {
             k: getattr(self, k)
             for k in ("name", "description", "importance", "tags", *CONTACT_FIELDS)
             if getattr(self, k) is not None
         }
         if self.contact_info is not None:
-            values["metadata"] = {"contactInfo": self.contact_info}
+            kept = metadata if isinstance(metadata, dict) else {}
+            values["metadata"] = {**kept, "contactInfo": self.contact_info}
         return values
 
 
@@ -210,7 +211,12 @@ class UpdateArgs(EntityFieldsArgs, EntityId):
     read_only=False,
 )
 def update_entity(session: Session, args: UpdateArgs) -> Result:
-    entity = session.store.entities.update(session.user_id, int(args.id), **args.changes())
+    current = session.store.entities.get(session.user_id, int(args.id))
+    if current is None:
+        raise NotFoundError(f"entity {args.id} not found")
+    entity = session.store.entities.update(
+        session.user_id, current.id, **args.changes(current.metadata)
+    )
     if entity is None:
         raise NotFoundError(f"entity {args.id} not found")
     return Result(f"Entity {entity.id} updated.", {"entity": dump(entity)})

@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime
 
 from pydantic import Field
 
+from memvault.errors import ValidationError
 from memvault.mcp.tools import REGISTRY, Args, Result, Session
 
 PROVIDERS = ("openai", "openrouter")
@@ -26,7 +27,10 @@ class CostArgs(Args):
 )  # fmt: skip
 def get_daily_costs(session: Session, args: CostArgs) -> Result:
     day = args.date or datetime.now(UTC).date().isoformat()
-    date.fromisoformat(day)  # ValueError names an impossible date such as 2025-02-30
+    try:
+        date.fromisoformat(day)
+    except ValueError:
+        raise ValidationError(f"invalid date {day!r}: use an existing YYYY-MM-DD day") from None
     totals = session.store.usage.daily_totals(session.user_id, day, day)
     summary = {p: {"tokens": 0, "cost": 0.0, "requests": 0} for p in (*PROVIDERS, "total")}
     for row in totals:
