@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 import pytest
+from click.testing import CliRunner
 
+from memvault.cli import cli
 from memvault.embed.backfill import ModelMismatchError, backfill, usable_model
 from memvault.embed.offline import OfflineEmbedder
 from memvault.embed.openai import OpenAIEmbedder
@@ -135,6 +137,11 @@ def test_openai_batches_retries_and_records_usage_as_the_service(
     assert json.loads(rows[0]["metadata"])["batchSize"] == 2
     costs = run_tool(Session(store, None, user.id), "get_daily_costs", {})
     assert costs.structured_content["openai"]["requests"] == 2
+    shown = CliRunner().invoke(cli, ["-d", str(store.db.url.path), "db", "stats", "--no-record",
+                                     "--json"])  # fmt: skip
+    assert shown.exit_code == 0, shown.output
+    (cost,) = json.loads(shown.output)["api_costs"]
+    assert (cost["model"], cost["requests"], cost["tokens_used"]) == ("fake-embed", 2, 6)
 
 
 def test_openai_gives_up_with_one_line(api: FakeAPI) -> None:

@@ -26,7 +26,7 @@ def row_id(value: Any, what: str) -> int:
     """A row id from a tool argument (the service's ids are strings: "42")."""
     text = str(value).strip()
     if not text.isdigit():
-        raise ValueError(f"{what} must be digits, got {value!r}")
+        raise ValueError(f"{what} must be digits")
     return int(text)
 
 
