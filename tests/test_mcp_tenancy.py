@@ -85,7 +85,7 @@ def calls(ids: list[int]) -> st.SearchStrategy[tuple[str, dict[str, Any]]]:
 
 
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(data=st.data())
 def test_one_tenant_never_reaches_another(world: dict[str, Any], data: st.DataObject) -> None:
