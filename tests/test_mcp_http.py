@@ -108,3 +108,33 @@ def test_stdio_refuses_unknown_user_and_pending_migrations(tmp_path: Path) -> No
                           timeout=60, stdin=subprocess.DEVNULL)  # fmt: skip
     assert done.returncode == 1 and "pending migration" in done.stderr, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
+
+
+def _rpc(url: str, key: str, body: dict[str, Any], session: str | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json",
+               "Accept": "application/json, text/event-stream",
+               "MCP-Protocol-Version": "2025-06-18"}  # fmt: skip
+    if session:
+        headers["Mcp-Session-Id"] = session
+    response = httpx2.post(url, json=body, headers=headers, timeout=30)
+    return response
+
+
+def test_another_keys_session_id_does_not_carry_its_tenant(server: tuple[str, str, str]) -> None:
+    """The tenant follows each request's key: Bob replaying Ada's session id acts as Bob."""
+    url, key_a, key_b = server
+    (made,) = anyio.run(_calls, url, key_a, [("store_memory", {"content": "ada's diary"})])
+    memory_id = made.structured_content["memory"]["id"]
+    init = {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "0"}}}  # fmt: skip
+    opened = _rpc(url, key_a, init)
+    session = opened.headers.get("mcp-session-id")
+    assert opened.status_code == 200 and session
+    _rpc(url, key_a, {"jsonrpc": "2.0", "method": "notifications/initialized"}, session)
+    call = {"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+            "params": {"name": "get_memory", "arguments": {"id": memory_id}}}  # fmt: skip
+    as_bob = _rpc(url, key_b, call, session)
+    assert "ada's diary" not in as_bob.text
+    as_ada = _rpc(url, key_a, call, session)
+    assert "ada's diary" in as_ada.text  # the same call with Ada's key does read it
