@@ -1,7 +1,8 @@
 """recall_memories' five strategies over one candidate pool (BM25 hits and vector hits).
 
-Candidates: the user's best `CANDIDATES` full-text (FTS5 BM25) matches and, when an
-embedding provider is set, the best `CANDIDATES` by cosine at or above `threshold`.
+Candidates: the user's best `pool_size(limit)` full-text (FTS5 BM25) matches and, when an
+embedding provider is set, as many best by cosine at or above `threshold` (similarity
+takes just `limit`): each candidate is a full record, so the pool is kept near the limit.
 Each strategy then ranks the pool (the service's orders, with one real hybrid):
 
 - similarity: cosine only (needs a provider); no text candidates.
@@ -24,7 +25,7 @@ from memvault.mcp.tools import Session
 from memvault.store.models import Memory, MemoryHit
 
 STRATEGIES = ("recency", "frequency", "importance", "similarity", "composite")
-CANDIDATES = 50
+MIN_CANDIDATES = 20
 HALF_LIFE_DAYS = 30.0
 WEIGHTS = {"text": 0.35, "vector": 0.35, "importance": 0.15, "recency": 0.15}
 NEUTRAL_IMPORTANCE = 0.5
@@ -34,10 +35,11 @@ def recall(
     session: Session, query: str, limit: int, strategy: str, threshold: float
 ) -> list[MemoryHit]:
     """The user's memories for `query`, best first by `strategy`, at most `limit`."""
-    by_vector = _vector_hits(session, query, threshold)
     if strategy == "similarity":
-        return by_vector[:limit]
-    by_text = session.store.memories.search(session.user_id, query, CANDIDATES)
+        return _vector_hits(session, query, threshold, limit)
+    size = pool_size(limit)
+    by_vector = _vector_hits(session, query, threshold, size)
+    by_text = session.store.memories.search(session.user_id, query, size)
     best_text = max((h.score for h in by_text), default=0.0) or 1.0
     text = {h.memory.id: h.score / best_text for h in by_text}
     cosine = {h.memory.id: max(h.score, 0.0) for h in by_vector}
@@ -68,12 +70,17 @@ def _scorer(
     return scorers[strategy]
 
 
-def _vector_hits(session: Session, query: str, threshold: float) -> list[MemoryHit]:
+def pool_size(limit: int) -> int:
+    """Candidates per source: twice the limit, at least MIN_CANDIDATES."""
+    return max(2 * limit, MIN_CANDIDATES)
+
+
+def _vector_hits(session: Session, query: str, threshold: float, size: int) -> list[MemoryHit]:
     if session.embedder is None:
         return []
     model = usable_model(session.store, session.user_id, session.embedder)
     vector = session.embedder.embed([text_of("", query)], session.user_id)[0]
-    hits = session.store.memories.similar(session.user_id, vector, CANDIDATES)
+    hits = session.store.memories.similar(session.user_id, vector, size)
     done = model.reembed_after_id  # while re-embedding, larger ids hold the old model's vectors
     return [h for h in hits if h.score >= threshold and (done is None or h.memory.id <= done)]
 
