@@ -323,7 +323,7 @@ register(
     {
         "id": "00000000-0000-4000-8000-0000000000aa", "user_id": USER_ID,
         "api_provider": "openai", "model": "gpt-4o-mini", "tokens_used": 120, "cost_usd": 0.0002,
-        "operation_type": "embedding", "timestamp": 1759752000000, "date": "2025-10-06",
+        "operation_type": "embedding", "timestamp": 1759752000, "date": "2025-10-06",
         "metadata": None,
     },
     "Record one call to a model provider.",

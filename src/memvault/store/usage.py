@@ -40,7 +40,7 @@ class UsageRepository:
         values = data.model_dump() | {
             "id": str(uuid.uuid4()),
             "user_id": user_id,
-            "timestamp": int(moment.timestamp() * 1000),  # ms, as the service (Date.now())
+            "timestamp": int(moment.timestamp() * 1000),  # unix ms, as the service writes
             "date": moment.date().isoformat(),
         }
         values["api_provider"] = str(values["api_provider"])
