@@ -28,6 +28,7 @@ from memvault.store.runner import QueryRunner
 from memvault.store.search_index import SearchIndex
 from memvault.store.usage import UsageRepository
 from memvault.store.users import UserRepository
+from memvault.store.vectors import VectorRepository
 
 DEFAULT_VECTOR_CACHE_MB = 256
 
@@ -56,6 +57,7 @@ class MemoryStore:
         )
         self.interactions = InteractionRepository(run, clock)
         self.usage = UsageRepository(run)
+        self.vectors = VectorRepository(run, clock)
 
     @classmethod
     def open(

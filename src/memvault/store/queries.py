@@ -451,3 +451,51 @@ for _kind, _table, _cols, _archived in (
         {"id": 1, **{c.strip(): "1xword" for c in _cols.split(",")}},
         f"Index one of {_table} (every word carrying the tenant key).",
     )
+
+# -- embeddings: back-fill, statistics and the model of each user's vectors -----------------
+register(
+    "memories.embedding_page",
+    "SELECT id, title, content, tags FROM memories WHERE user_id = :user_id AND id > :after "
+    "AND (:missing = 0 OR embedding IS NULL) ORDER BY id LIMIT :limit",
+    {"user_id": USER_ID, "after": 0, "missing": 1, "limit": 64},
+    "The next page of a user's memories to embed, in id order (a back-fill resumes by id).",
+)
+register(
+    "memories.set_embedding",
+    "UPDATE memories SET embedding = :embedding WHERE id = :id AND user_id = :user_id",
+    {"embedding": None, "id": 1, "user_id": USER_ID},
+    "Write one memory's embedding only (its text, updated_at and search index stay as they are).",
+)
+register(
+    "memories.stats",
+    "SELECT memory_type, count(*) AS total, count(embedding) AS embedded FROM memories "
+    "WHERE user_id = :user_id GROUP BY memory_type ORDER BY memory_type",
+    {"user_id": USER_ID},
+    "A user's memories (archived too) counted per type, with how many have a vector.",
+)
+register(
+    "entities.count",
+    "SELECT count(*) FROM entities WHERE user_id = :user_id",
+    {"user_id": USER_ID},
+    "How many entities a user has.",
+)
+register(
+    "embedding_models.get",
+    "SELECT user_id, provider, model, dimension, reembed_after_id, updated_at "
+    "FROM embedding_models WHERE user_id = :user_id",
+    {"user_id": USER_ID},
+    "The model that made a user's vectors (and the progress of a re-embedding).",
+)
+register(
+    "embedding_models.put",
+    "INSERT INTO embedding_models (user_id, provider, model, dimension, reembed_after_id, "
+    "updated_at) VALUES (:user_id, :provider, :model, :dimension, :reembed_after_id, "
+    ":updated_at) ON CONFLICT (user_id) DO UPDATE SET provider = excluded.provider, "
+    "model = excluded.model, dimension = excluded.dimension, "
+    "reembed_after_id = excluded.reembed_after_id, updated_at = excluded.updated_at",
+    {
+        "user_id": USER_ID, "provider": "offline", "model": "wordllama-l2-supercat-256",
+        "dimension": 256, "reembed_after_id": None, "updated_at": NOW,
+    },
+    "Record which model made a user's vectors.",
+)  # fmt: skip
