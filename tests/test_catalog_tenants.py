@@ -21,7 +21,7 @@ from memvault.store import catalog
 from memvault.store import queries as _queries  # noqa: F401  (registers the catalog)
 
 A, B = "tenant-a", "tenant-b"
-TENANT_TABLES = ("entities", "memories", "interactions", "api_usage_tracking")
+TENANT_TABLES = ("entities", "memories", "interactions", "api_usage_tracking", "embedding_models")
 
 
 def _seed_a(path: Path) -> None:
@@ -38,8 +38,9 @@ def _seed_a(path: Path) -> None:
                 entity_ids=[n + 1],
                 embedding=[0.1, 0.2, 0.3 + n],
             )
+        store.memories.create(A, title="no vector yet", content="tea", memory_type="semantic")
     conn = sqlite3.connect(path)
-    for name in ("interactions.insert", "usage.insert"):
+    for name in ("interactions.insert", "usage.insert", "embedding_models.put"):
         query = catalog.catalog()[name]
         for n in range(3):
             params = dict(query.params) | {"user_id": A}

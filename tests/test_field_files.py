@@ -57,11 +57,13 @@ def all_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
     return {t: rows(path, t) for t in TABLES}
 
 
-def fts_integrity_errors(path: Path) -> list[str]:
+def fts_integrity_errors(
+    path: Path, tables: tuple[str, ...] = ("memories_fts", "entities_fts")
+) -> list[str]:
     conn = sqlite3.connect(path)
     errors = []
     try:
-        for fts in ("memories_fts", "entities_fts"):
+        for fts in tables:
             try:
                 conn.execute(f"INSERT INTO {fts}({fts}, rank) VALUES ('integrity-check', 1)")
             except sqlite3.DatabaseError as exc:
@@ -109,10 +111,15 @@ def test_v135_file_adopts_cleanly_and_up_repairs_fts_keeping_every_value(
     assert not any(e.startswith("trigger") for e in drift.changed + drift.missing + drift.extra)
     assert drift.changed == []  # the service's trigger bodies are 001's
 
-    ok(run, path, "migrate", "up")
+    ok(run, path, "migrate", "to", "8")  # 007 repairs the service's own FTS tables
     ok(run, path, "migrate", "verify")
     ok(run, path, "db", "check")
     assert fts_integrity_errors(path) == []
+    assert_match_finds_current_text(path, "memories_fts")
+    ok(run, path, "migrate", "up")  # 009 replaces them by the tenant-scoped index
+    ok(run, path, "migrate", "verify")
+    ok(run, path, "db", "check")
+    assert fts_integrity_errors(path, ("memory_search", "entity_search")) == []
 
     after = all_rows(path)
     for table in TABLES:
@@ -127,7 +134,30 @@ def test_v135_file_adopts_cleanly_and_up_repairs_fts_keeping_every_value(
         elif new[embedding] is not None:  # None: quarantined (builder's broken JSON)
             assert new[embedding] == float32_of(old[embedding])
 
-    # MATCH finds exactly the rows whose current text holds the word: no stale hits.
+    # The store's search finds exactly each tenant's active rows whose text holds the word.
+    conn = sqlite3.connect(path)
+    current = conn.execute(
+        "SELECT id, user_id, title, content, tags FROM memories WHERE is_archived = 0 "
+        "AND user_id IS NOT NULL"
+    ).fetchall()
+    conn.close()
+    vocabulary = set(STALE_WORDS)
+    for _id, _user, *texts in current[:20]:
+        vocabulary |= {w for t in texts for w in ascii_words(t)}
+    with MemoryStore.open(path, read_only=True) as store:
+        for user in {r[1] for r in current}:
+            for word in sorted(vocabulary):
+                found = {h.memory.id for h in store.memories.search(user, word, limit=10_000)}
+                holds = {
+                    i
+                    for i, owner, *texts in current
+                    if owner == user and any(word in ascii_words(t) for t in texts)
+                }
+                assert found == holds, (user, word)
+
+
+def assert_match_finds_current_text(path: Path, fts: str) -> None:
+    """MATCH finds exactly the rows whose current text holds the word: no stale hits."""
     conn = sqlite3.connect(path)
     current = conn.execute("SELECT id, title, content, tags FROM memories").fetchall()
     vocabulary = set(STALE_WORDS)
@@ -136,9 +166,7 @@ def test_v135_file_adopts_cleanly_and_up_repairs_fts_keeping_every_value(
     for word in sorted(vocabulary):
         found = {
             r[0]
-            for r in conn.execute(
-                "SELECT rowid FROM memories_fts WHERE memories_fts MATCH ?", (f'"{word}"',)
-            )
+            for r in conn.execute(f"SELECT rowid FROM {fts} WHERE {fts} MATCH ?", (f'"{word}"',))
         }
         holds = {i for i, *texts in current if any(word in ascii_words(t) for t in texts)}
         assert found == holds, word
@@ -214,9 +242,10 @@ def test_to_0_and_repeated_down_keep_every_table_and_row(
         assert "001_initial_schema" in message and "adopted" in message
         assert len(message.splitlines()) == 1 and "Traceback" not in message
     assert all_rows(path) == kept
-    results = [run("migrate", "down", database=path) for _ in range(12)]
-    assert [r.exit_code for r in results[:7]] == [0] * 7  # 008 … 002 rolled back
-    assert {r.exit_code for r in results[7:]} == {1}
+    above_baseline = len(load_migrations(BUILTIN_MIGRATIONS)) - 1
+    results = [run("migrate", "down", database=path) for _ in range(above_baseline + 3)]
+    assert [r.exit_code for r in results[:above_baseline]] == [0] * above_baseline  # … 002
+    assert {r.exit_code for r in results[above_baseline:]} == {1}
     assert "refusing to roll back 001_initial_schema" in said(results[-1])
     after = all_rows(path)
     assert after | {"memories": []} == kept | {"memories": []}  # memories: JSON again
@@ -348,7 +377,7 @@ def test_db_check_after_007_points_at_rebuild_fts_which_repairs(
     tmp_path: Path, run: Callable[..., Result]
 ) -> None:
     path = v135_file(tmp_path, "field")
-    ok(run, path, "migrate", "up")
+    ok(run, path, "migrate", "to", "8")  # after 007, before 009 replaces memories_fts
     conn = sqlite3.connect(path)  # a program deletes a term the old way, behind 007's back
     conn.execute("DELETE FROM memories_fts WHERE rowid = 1")
     conn.commit()

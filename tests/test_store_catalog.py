@@ -14,6 +14,7 @@ import pytest
 import memvault.store
 from memvault.store import MemoryStore, catalog
 from memvault.store.runner import QueryRunner
+from memvault.store.vectors import VectorModel
 
 STORE_DIR = Path(memvault.store.__file__).parent
 # Upper-case keywords anywhere, or a lower-case statement shape (docstrings say "Delete ...").
@@ -121,6 +122,10 @@ def _workout(store: MemoryStore) -> None:
     store.memories.similar(user.id, [1.0, 0.0])
     store.memories.hybrid(user.id, "tea", [1.0, 0.0])
     store.memories.update(user.id, memory.id, embedding=[0.5, 0.5])
+    pending = store.vectors.pending(user.id, 0, 10, missing=False)
+    store.vectors.write(user.id, {m.id: [0.5, 0.5] for m in pending}, VectorModel("p", "m", 2))
+    store.vectors.counts(user.id)
+    store.vectors.model(user.id)
     store.memories.archive(user.id, memory.id)
     store.memories.delete(user.id, memory.id)
     store.entities.delete(user.id, entity.id)
@@ -166,8 +171,8 @@ def test_every_statement_run_is_a_catalog_query(tmp_path: Path) -> None:
     assert unknown == []
     used = {s for s in seen if s in known}
     names = {q.name for q in catalog.catalog().values() if q.sql in used}
-    store_prefixes = ("users.", "entities.", "memories.", "interactions.", "usage.", "store.")
-    store_prefixes += ("search.",)
+    store_prefixes = ("users.", "entities.", "memories.", "interactions.", "usage.", "store.",
+                      "search.", "embedding_models.")  # fmt: skip
     registered = {n for n in catalog.catalog() if n.startswith(store_prefixes)}
     assert names == registered  # the workout ran every store query: none is dead
 

@@ -93,6 +93,7 @@ def assume_many_small_tenants(db: Database) -> None:
 
 
 def test_review_flags_a_lookup_by_id_that_walks_another_index(db: Database) -> None:
+    db.execute("DROP INDEX idx_memories_user_id_id")  # 010's (user_id, id) also serves it
     assume_many_small_tenants(db)
     schema = read_schema(db)
     params = {"user_id": "x", "ids": "[1, 2, 3]"}

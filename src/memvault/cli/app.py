@@ -82,7 +82,8 @@ def _error(message: str) -> None:
 LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
     "bench": ("bench",),
     "db": ("db", "db_backup", "db_check", "db_ops", "db_embeddings", "db_search"),
-    "memory": ("memory",),
+    "mcp": ("mcp",),
+    "memory": ("memory", "memory_embed"),
     "migrate": ("migrate", "migrate_test"),
     "schema": ("schema", "schema_diagram"),
     "user": ("user",),

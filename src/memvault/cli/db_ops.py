@@ -187,6 +187,7 @@ def _print_stats(result: DatabaseStats) -> None:
         out.print("Bytes per table and index need SQLite's dbstat table, absent here.")
     out.print(_migrations_line(result))
     out.print(_growth_line(result))
+    out.print(_costs_line(result))
 
 
 def _objects_table(result: DatabaseStats) -> Table:
@@ -236,6 +237,14 @@ def _growth_line(result: DatabaseStats) -> str:
         f"Growth over {len(result.samples)} samples ({g.first.at} → {g.last.at}): "
         f"file {size}, {g.page_count_delta:+,} pages; rows: {rows}."
     )
+
+
+def _costs_line(result: DatabaseStats) -> str:
+    if not result.api_costs:
+        return "API usage: none recorded."
+    parts = [f"{c.api_provider}/{c.model} {c.requests:,} requests, {c.tokens_used:,} tokens, "
+             f"${c.cost_usd:.4f}" for c in result.api_costs]  # fmt: skip
+    return "API usage: " + "; ".join(parts) + "."
 
 
 def _num(value: int | None) -> str:

@@ -185,6 +185,11 @@ def search(app: AppContext, user_id: str, text: str, limit: int, as_json: bool) 
     """Full-text search of a user's memories (every word must match), best first."""
     with open_store(app, read_only=True) as store:
         hits = store.memories.search(user_id, text, limit)
+        if store.search_index.searched_with_pending:
+            info(
+                "note: rows changed by another program are not in the search index yet (a "
+                "search reads only); any memvault write or `memvault db reindex` indexes them"
+            )
     _print_hits(hits, as_json, empty="No matches.")
 
 

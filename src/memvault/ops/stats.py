@@ -83,6 +83,33 @@ class DatabaseStats:
     objects: list[ObjectStats]
     migrations: MigrationMetrics
     samples: list[SizeSample] = field(default_factory=list)
+    api_costs: list[ApiCost] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ApiCost:
+    """Recorded API usage of all users for one provider and model (api_usage_tracking)."""
+
+    api_provider: str
+    model: str
+    requests: int
+    tokens_used: int
+    cost_usd: float
+
+
+API_COSTS_SQL = (
+    "SELECT api_provider, model, count(*), COALESCE(sum(tokens_used), 0), "
+    "COALESCE(sum(cost_usd), 0.0) FROM api_usage_tracking "
+    "GROUP BY api_provider, model ORDER BY api_provider, model"
+)
+
+
+def api_costs(db: Database) -> list[ApiCost]:
+    """What the embedding and model calls recorded in api_usage_tracking cost, in total."""
+    if not db.scalar("SELECT count(*) FROM sqlite_schema WHERE name = 'api_usage_tracking'"):
+        return []
+    return [ApiCost(str(r[0]), str(r[1]), int(r[2]), int(r[3]), float(r[4]))
+            for r in db.query(API_COSTS_SQL)]  # fmt: skip
 
 
 def collect_stats(db: Database, *, use_dbstat: bool = True) -> DatabaseStats:
@@ -98,6 +125,7 @@ def collect_stats(db: Database, *, use_dbstat: bool = True) -> DatabaseStats:
         objects=_object_stats(db, inventory, sizes),
         migrations=migration_metrics(db),
         samples=read_samples(db),
+        api_costs=api_costs(db),
     )
 
 
@@ -295,6 +323,7 @@ def stats_as_dict(stats: DatabaseStats) -> dict[str, Any]:
         "objects": [vars(o) for o in stats.objects],
         "migrations": vars(stats.migrations),
         "samples": [vars(s) for s in stats.samples],
+        "api_costs": [vars(c) for c in stats.api_costs],
         "growth": None
         if g is None
         else {

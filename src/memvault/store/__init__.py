@@ -28,6 +28,7 @@ from memvault.store.runner import QueryRunner
 from memvault.store.search_index import SearchIndex
 from memvault.store.usage import UsageRepository
 from memvault.store.users import UserRepository
+from memvault.store.vectors import VectorRepository
 
 DEFAULT_VECTOR_CACHE_MB = 256
 
@@ -41,17 +42,22 @@ class MemoryStore:
         applied: Sequence[StepResult] = (),
         *,
         vector_cache_mb: int = DEFAULT_VECTOR_CACHE_MB,
+        read_only: bool = False,
     ) -> None:
         self.db = db
         self.applied = list(applied)
         run = QueryRunner(db)
         clock = Clock()
+        # A read-only store cannot index queued changes before a search (see SearchIndex).
+        self.search_index = SearchIndex(run, drain_before_search=not read_only)
         self.users = UserRepository(run, clock)
-        self.entities = EntityRepository(run, clock)
-        self.memories = MemoryRepository(run, clock, vector_cache_mb * 1024 * 1024)
+        self.entities = EntityRepository(run, clock, self.search_index)
+        self.memories = MemoryRepository(
+            run, clock, vector_cache_mb * 1024 * 1024, self.search_index
+        )
         self.interactions = InteractionRepository(run, clock)
         self.usage = UsageRepository(run)
-        self.search_index = SearchIndex(run)
+        self.vectors = VectorRepository(run, clock)
 
     @classmethod
     def open(
@@ -96,7 +102,7 @@ class MemoryStore:
         except BaseException:
             db.close()
             raise
-        return cls(db, applied, vector_cache_mb=vector_cache_mb)
+        return cls(db, applied, vector_cache_mb=vector_cache_mb, read_only=read_only)
 
     def close(self) -> None:
         """Close the database connection."""

@@ -54,10 +54,10 @@ def storable(fields: Mapping[str, Any]) -> dict[str, Any]:
 class EntityRepository:
     """Create, read, search, change and delete one user's entities."""
 
-    def __init__(self, run: QueryRunner, clock: Clock) -> None:
+    def __init__(self, run: QueryRunner, clock: Clock, index: SearchIndex | None = None) -> None:
         self._run = run
         self._clock = clock
-        self._index = SearchIndex(run)
+        self._index = index or SearchIndex(run)
 
     def create(self, user_id: str, **fields: Any) -> Entity:
         """Add an entity for `user_id` (name and entity_type required); NotFoundError if no

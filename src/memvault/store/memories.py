@@ -111,12 +111,16 @@ class MemoryRepository:
     """Everything about one user's memories."""
 
     def __init__(
-        self, run: QueryRunner, clock: Clock, vector_cache_bytes: int = DEFAULT_VECTOR_CACHE
+        self,
+        run: QueryRunner,
+        clock: Clock,
+        vector_cache_bytes: int = DEFAULT_VECTOR_CACHE,
+        index: SearchIndex | None = None,
     ) -> None:
         self._run = run
         self._clock = clock
         self._vectors = VectorCache(vector_cache_bytes)
-        self._index = SearchIndex(run)
+        self._index = index or SearchIndex(run)
 
     # -- writing --------------------------------------------------------------------------
     def create(self, user_id: str, **fields: Any) -> Memory:

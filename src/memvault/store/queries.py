@@ -159,7 +159,7 @@ register(
     f"SELECT {_prefixed(ENTITY_COLUMNS, 'e')}, hits.score FROM ("
     f"SELECT rowid AS id, -{ENTITY_BM25} AS score FROM entity_search "
     "WHERE entity_search MATCH :query ORDER BY score DESC LIMIT :limit"
-    ") AS hits JOIN entities AS e ON e.id = hits.id "
+    ") AS hits CROSS JOIN entities AS e ON e.id = hits.id "  # hits drive: each by rowid
     "WHERE e.user_id = :user_id ORDER BY hits.score DESC",
     {"query": '"1xgrace"', "user_id": USER_ID, "limit": 20},
     "Full-text search over a user's entities (name, description, notes, tags), BM25-ranked, "
@@ -277,7 +277,7 @@ register(
     f"SELECT {_prefixed(MEMORY_COLUMNS, 'm')}, hits.score FROM ("
     f"SELECT rowid AS id, -{MEMORY_BM25} AS score FROM memory_search "
     "WHERE memory_search MATCH :query ORDER BY score DESC LIMIT :limit"
-    ") AS hits JOIN memories AS m ON m.id = hits.id "
+    ") AS hits CROSS JOIN memories AS m ON m.id = hits.id "  # hits drive: each by rowid
     "WHERE m.user_id = :user_id AND m.is_archived = 0 ORDER BY hits.score DESC",
     {"query": '"1xgreen" "1xtea"', "user_id": USER_ID, "limit": 20},
     "Full-text search over a user's memories (title, content, tags), BM25-ranked: the query's "
@@ -379,11 +379,16 @@ register(
 
 # -- the tenant search index (memvault.store.search_index, migration 009) -------------------
 register(
-    "search.state",
-    "SELECT (SELECT tenant FROM search_tenants WHERE owner = :user_id) AS tenant, "
-    "EXISTS (SELECT 1 FROM search_queue WHERE seq > 0) AS pending",
+    "search.tenant",
+    "SELECT tenant FROM search_tenants WHERE owner = :user_id",
     {"user_id": USER_ID},
-    "The user's tenant key in the search index, and whether changed rows wait to be indexed.",
+    "The user's tenant key in the search index.",
+)
+register(
+    "search.pending",
+    "SELECT EXISTS (SELECT 1 FROM search_queue WHERE seq > 0) AS pending",
+    {},
+    "Whether changed rows (of any tenant: the queue is upkeep, not data) wait to be indexed.",
 )
 register(
     "search.queue_batch",
@@ -432,9 +437,11 @@ for _kind, _table, _cols, _archived in (
     )
     register(
         f"search.{_kind}_rows",
-        f"SELECT r.id, t.tenant, {_prefixed(_cols, 'r')} FROM {_table} AS r "
+        f"SELECT r.id, t.tenant, {_prefixed(_cols, 'r')} "
+        "FROM (SELECT DISTINCT value FROM json_each(:ids)) AS q "  # a row may be queued twice
+        f"CROSS JOIN {_table} AS r ON r.id = q.value "  # the ids drive: each by rowid
         "JOIN search_tenants AS t ON t.owner = r.user_id "
-        f"WHERE r.id IN (SELECT value FROM json_each(:ids)){_archived}",
+        f"WHERE r.user_id IS NOT NULL{_archived}",
         {"ids": "[1, 2]"},
         f"The searchable text of changed {_table}, with the owner's tenant key.",
     )
@@ -444,3 +451,51 @@ for _kind, _table, _cols, _archived in (
         {"id": 1, **{c.strip(): "1xword" for c in _cols.split(",")}},
         f"Index one of {_table} (every word carrying the tenant key).",
     )
+
+# -- embeddings: back-fill, statistics and the model of each user's vectors -----------------
+register(
+    "memories.embedding_page",
+    "SELECT id, title, content, tags FROM memories WHERE user_id = :user_id AND id > :after "
+    "AND (:missing = 0 OR embedding IS NULL) ORDER BY id LIMIT :limit",
+    {"user_id": USER_ID, "after": 0, "missing": 1, "limit": 64},
+    "The next page of a user's memories to embed, in id order (a back-fill resumes by id).",
+)
+register(
+    "memories.set_embedding",
+    "UPDATE memories SET embedding = :embedding WHERE id = :id AND user_id = :user_id",
+    {"embedding": None, "id": 1, "user_id": USER_ID},
+    "Write one memory's embedding only (its text, updated_at and search index stay as they are).",
+)
+register(
+    "memories.stats",
+    "SELECT memory_type, count(*) AS total, count(embedding) AS embedded FROM memories "
+    "WHERE user_id = :user_id GROUP BY memory_type ORDER BY memory_type",
+    {"user_id": USER_ID},
+    "A user's memories (archived too) counted per type, with how many have a vector.",
+)
+register(
+    "entities.count",
+    "SELECT count(*) FROM entities WHERE user_id = :user_id",
+    {"user_id": USER_ID},
+    "How many entities a user has.",
+)
+register(
+    "embedding_models.get",
+    "SELECT user_id, provider, model, dimension, reembed_after_id, updated_at "
+    "FROM embedding_models WHERE user_id = :user_id",
+    {"user_id": USER_ID},
+    "The model that made a user's vectors (and the progress of a re-embedding).",
+)
+register(
+    "embedding_models.put",
+    "INSERT INTO embedding_models (user_id, provider, model, dimension, reembed_after_id, "
+    "updated_at) VALUES (:user_id, :provider, :model, :dimension, :reembed_after_id, "
+    ":updated_at) ON CONFLICT (user_id) DO UPDATE SET provider = excluded.provider, "
+    "model = excluded.model, dimension = excluded.dimension, "
+    "reembed_after_id = excluded.reembed_after_id, updated_at = excluded.updated_at",
+    {
+        "user_id": USER_ID, "provider": "offline", "model": "wordllama-l2-supercat-256",
+        "dimension": 256, "reembed_after_id": None, "updated_at": NOW,
+    },
+    "Record which model made a user's vectors.",
+)  # fmt: skip

@@ -79,19 +79,29 @@ ENTITIES = _Kind("entity", ENTITY_COLUMNS, "search.entity")
 class SearchIndex:
     """Keeps the tenant index in step with the rows, through the change queue."""
 
-    def __init__(self, run: QueryRunner) -> None:
+    def __init__(self, run: QueryRunner, *, drain_before_search: bool = True) -> None:
         self._run = run
+        self._drain_before_search = drain_before_search
+        # Set by tenant(): whether the last search ran while changes were still queued
+        # (only on a read-only store, which cannot index them; the CLI says so).
+        self.searched_with_pending = False
 
     def tenant(self, user_id: str) -> int | None:
         """The user's index key, draining the queue first so the index is current.
 
-        None when the user has nothing indexed (so nothing can match).
+        None when the user has nothing indexed (so nothing can match). A read-only store
+        cannot drain: it searches the index as it is and sets `searched_with_pending`, since
+        rows changed by another writer since the last drain may then be missed or stale.
         """
-        row = self._run.one("search.state", user_id=user_id)
-        if row is not None and row["pending"]:
-            with self._run.atomic():
-                self.drain()
-            row = self._run.one("search.state", user_id=user_id)
+        pending = self._run.one("search.pending")
+        self.searched_with_pending = False
+        if pending is not None and pending["pending"]:
+            if self._drain_before_search:
+                with self._run.atomic():
+                    self.drain()
+            else:
+                self.searched_with_pending = True
+        row = self._run.one("search.tenant", user_id=user_id)
         return None if row is None or row["tenant"] is None else int(row["tenant"])
 
     def drain(self) -> int:
