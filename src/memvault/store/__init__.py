@@ -52,9 +52,11 @@ class MemoryStore:
         self.search_index = SearchIndex(run, drain_before_search=not read_only)
         self.users = UserRepository(run, clock)
         self.entities = EntityRepository(run, clock, self.search_index)
-        self.memories = MemoryRepository(
-            run, clock, vector_cache_mb * 1024 * 1024, self.search_index
-        )
+        # On a libSQL server each request may run on another server connection, so
+        # total_changes()/data_version cannot tell whether cached vectors are current
+        # (measured: they alternate and repeat): similar() reads the vectors every time.
+        cache_mb = 0 if db.capabilities.remote else vector_cache_mb
+        self.memories = MemoryRepository(run, clock, cache_mb * 1024 * 1024, self.search_index)
         self.interactions = InteractionRepository(run, clock)
         self.usage = UsageRepository(run)
         self.vectors = VectorRepository(run, clock)

@@ -275,6 +275,8 @@ class MemoryRepository:
     # -- helpers --------------------------------------------------------------------------
     def _unit_vectors(self, user_id: str, dimension: int) -> UnitVectors:
         """The user's candidate vectors, from the cache while nothing has been written."""
+        if self._vectors.max_bytes == 0:  # no cache (a libSQL server: see MemoryStore)
+            return UnitVectors.build(*self._embeddings(user_id, dimension))
         row = self._run.one("store.change_version")
         version = None if row is None else tuple(row)
         key = (user_id, dimension)
