@@ -227,3 +227,29 @@ def _run_argparse(main: Any, options: tuple[str, ...]) -> None:
     except SystemExit as exc:
         if exc.code not in (0, None):
             raise click.exceptions.Exit(2) from None
+
+
+@bench.command("search-scale")
+@click.option("--memories", type=click.IntRange(1000), default=200_000, show_default=True)
+@click.option("--tenants", type=click.IntRange(3), default=500, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def search_scale(memories: int, tenants: int, as_json: bool) -> None:
+    """A tenant's search in a shared file against the same tenant alone, before and after
+    migration 009 (tenant-scoped search), wall-clock and CPU p50/p95 (several minutes)."""
+    from memvault.ops import bench_search_scale as scale
+
+    report = scale.run(scale.Shape(memories=memories, tenants=tenants), progress=info)
+    if as_json:
+        emit_json(report)
+    else:
+        scale.print_report(report)
+
+
+@bench.command(context_settings=_PASS_THROUGH)
+@click.argument("options", nargs=-1, type=click.UNPROCESSED)
+def mcp(options: tuple[str, ...]) -> None:
+    """MCP tool round trips for recall over 10k memories, and `memvault mcp` start-up to the
+    first tools/list answer (needs the [mcp] extra)."""
+    from memvault.mcp.bench import main
+
+    _run_argparse(main, options)

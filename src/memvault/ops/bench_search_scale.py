@@ -290,7 +290,7 @@ def run(
     }
 
 
-def _print(report: dict[str, Any]) -> None:
+def print_report(report: dict[str, Any]) -> None:
     shape = report["shape"]
     print(
         f"{shape['memories']:,} memories, {shape['tenants']} tenants, limit {LIMIT}, "
@@ -323,15 +323,3 @@ def _row(r: dict[str, Any], ms: dict[str, dict[str, float]]) -> str:
         + f" | {before or 0:.1f}x | "
         + ("—" if alone is None else f"{alone:.2f}x")
     )
-
-
-if __name__ == "__main__":
-    import sys
-
-    args = sys.argv[1:]
-    memories = int(args[0]) if args else Shape.memories
-    tenants = int(args[1]) if len(args) > 1 else Shape.tenants
-    result = run(Shape(memories=memories, tenants=tenants), progress=lambda m: print(m, flush=True))
-    _print(result)
-    if "--json" in args:
-        print(json.dumps(result, indent=2, default=str))
