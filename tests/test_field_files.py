@@ -329,9 +329,12 @@ def test_after_003_service_json_embeddings_get_one_advice_and_one_command(
 ) -> None:
     path = v135_file(tmp_path, "field")
     up = ok(run, path, "migrate", "up")
-    warning = [line for line in said(up).splitlines() if line.startswith("warning:")]
-    assert len(warning) == 1 and "003_embeddings_to_float32_blobs" in warning[0]
-    assert "similarity search" in warning[0] and "migrate up --to 2" in warning[0]
+    warnings = [line for line in said(up).splitlines() if line.startswith("warning:")]
+    warning = [line for line in warnings if "003_embeddings_to_float32_blobs" in line]
+    assert len(warning) == 1 and "similarity search" in warning[0]
+    assert "migrate up --to 2" in warning[0]
+    assert [w for w in warnings if "009_tenant_search_index" in w and "--to 8" in w]
+    assert len(warnings) == 2  # one line each, for 003 and 009
     user = rows(path, "users")[0][0]
     vector = [0.25, -0.5, 0.125, 0.0, 0.5, 0.25, -0.25, 1.0]
     conn = sqlite3.connect(path)  # the service writes a new JSON embedding, as it does

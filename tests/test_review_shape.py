@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from memvault.review.schema import normalize_sql, split_top_level
+from memvault.review.schema import _index_parts, normalize_sql
 from memvault.review.sqlshape import SortTerm, parse_shape, split_and
 
 COLUMNS = {
@@ -81,7 +81,17 @@ def test_normalize_sql_is_idempotent_and_ignores_spacing(
 
 
 @given(
-    st.lists(st.sampled_from(["a", "b(c, d)", "'x,y'", "f(g(h, i), j)"]), min_size=1, max_size=5)
-)
-def test_split_top_level_respects_brackets_and_quotes(parts: list[str]) -> None:
-    assert [p.strip() for p in split_top_level(", ".join(parts), ",")] == parts
+    st.lists(st.sampled_from(["a", "b(c, d)", "'x,y'", "f(g(h, i), j)", '"q,(r"']), min_size=1,
+             max_size=5),
+    st.lists(st.sampled_from(["", " DESC", " ASC", " COLLATE NOCASE", " COLLATE NOCASE DESC"]),
+             min_size=5, max_size=5),
+    st.sampled_from([None, "is_archived = 0", "x IS NOT NULL AND y = 'a,b)'"]),
+)  # fmt: skip
+def test_index_parts_respect_brackets_quotes_order_and_where(
+    parts: list[str], suffixes: list[str], where: str | None
+) -> None:
+    keys = ", ".join(p + suffixes[i] for i, p in enumerate(parts))
+    sql = f"CREATE INDEX i ON t({keys})" + (f" WHERE {where}" if where else "")
+    found, found_where = _index_parts(sql)
+    assert found == [normalize_sql(p) for p in parts]
+    assert found_where == (normalize_sql(where) if where else None)

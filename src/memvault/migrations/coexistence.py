@@ -19,6 +19,12 @@ _WARNINGS = {
         "re-embeds them; `memvault migrate up --to {keep}` stops before it and keeps the "
         "service whole (rollback to {keep} restores the JSON, see docs/coexistence.md)"
     ),
+    "tenant_search_index": (
+        "warning: {label} replaces the service's full-text tables (memories_fts, "
+        "entities_fts) by memvault's tenant-scoped index: the service's own full-text "
+        "queries on them stop working; `memvault migrate up --to {keep}` stops before it "
+        "(see docs/coexistence.md)"
+    ),
 }
 
 

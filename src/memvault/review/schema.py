@@ -9,6 +9,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+import sqlglot
+from sqlglot import Token, TokenType
+
 from memvault.db import Database, connect, driver
 from memvault.migrations.recorder import ENGINE_PREFIXES
 
@@ -186,7 +189,7 @@ def _read_indexes(db: Database, table: str) -> list[Index]:
     for row in db.query("SELECT * FROM pragma_index_list(?)", (table,)):
         name = row["name"]
         sql = db.scalar("SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", (name,))
-        expressions = _key_texts(sql) if sql else []
+        expressions, where = _index_parts(sql) if sql else ([], None)
         keys = []
         for pos, k in enumerate(
             db.query("SELECT * FROM pragma_index_xinfo(?) WHERE key = 1", (name,))
@@ -201,64 +204,52 @@ def _read_indexes(db: Database, table: str) -> list[Index]:
                 keys=tuple(keys),
                 unique=bool(row["unique"]),
                 origin=row["origin"],
-                where=_where_text(sql) if row["partial"] and sql else None,
+                where=where if row["partial"] else None,
                 sql=sql,
             )
         )
     return indexes
 
 
-def _key_list_span(sql: str) -> tuple[int, int]:
-    """Where the parenthesised key list of a CREATE INDEX starts and ends."""
-    on = re.search(r"\bON\s+[\w\"`\[\]]+\s*\(", sql, re.I)
-    if on is None:
-        return (0, 0)
-    start = on.end() - 1
-    depth = 0
-    for pos in range(start, len(sql)):
-        if sql[pos] == "(":
-            depth += 1
-        elif sql[pos] == ")":
-            depth -= 1
-            if depth == 0:
-                return (start + 1, pos)
-    return (start + 1, len(sql))
+def _index_parts(sql: str) -> tuple[list[str], str | None]:
+    """The key expressions (without ASC/DESC or COLLATE) and the WHERE clause of a CREATE
+    INDEX, sliced from `sql` where sqlglot's SQLite tokenizer puts them, so quotes, nested
+    brackets and commas inside strings are the tokenizer's business, not a regex's."""
+    try:
+        tokens = sqlglot.tokenize(sql, read="sqlite")
+    except sqlglot.errors.SqlglotError:
+        return [], None
+    kinds = [t.token_type for t in tokens]
+    if TokenType.ON not in kinds:
+        return [], None
+    start = kinds.index(TokenType.L_PAREN, kinds.index(TokenType.ON))
+    keys: list[list[Token]] = [[]]
+    depth, end = 0, len(tokens)
+    for i in range(start, len(tokens)):
+        kind = kinds[i]
+        depth += (kind is TokenType.L_PAREN) - (kind is TokenType.R_PAREN)
+        if depth == 0:
+            end = i
+            break
+        if depth == 1 and kind is TokenType.COMMA:
+            keys.append([])
+        elif i > start:
+            keys[-1].append(tokens[i])
+    texts = [_key_text(sql, key) for key in keys if key]
+    rest = tokens[end + 1 :]
+    where = None
+    if rest and rest[0].token_type is TokenType.WHERE and len(rest) > 1:
+        where = normalize_sql(sql[rest[1].start : rest[-1].end + 1])
+    return texts, where
 
 
-def _key_texts(sql: str) -> list[str]:
-    start, end = _key_list_span(sql)
-    parts = split_top_level(sql[start:end], ",")
-    cleaned = []
-    for part in parts:
-        text = re.sub(r"\s+(ASC|DESC)\s*$", "", part.strip(), flags=re.I)
-        text = re.sub(r"\s+COLLATE\s+\w+\s*$", "", text, flags=re.I)
-        cleaned.append(normalize_sql(text))
-    return cleaned
-
-
-def _where_text(sql: str) -> str | None:
-    _, end = _key_list_span(sql)
-    match = re.match(r"\s*\)\s*WHERE\s+(.*)$", sql[end:], re.I | re.S)
-    return normalize_sql(match.group(1)) if match else None
-
-
-def split_top_level(text: str, sep: str) -> list[str]:
-    """Split on `sep` where it is outside brackets and quotes."""
-    parts: list[str] = []
-    depth = 0
-    current: list[str] = []
-    for tok in _TOKEN.findall(text):
-        if tok == "(":
-            depth += 1
-        elif tok == ")":
-            depth -= 1
-        if tok == sep and depth == 0:
-            parts.append("".join(current))
-            current = []
-        else:
-            current.append(tok)
-    parts.append("".join(current))
-    return [p for p in parts if p.strip()]
+def _key_text(sql: str, key: list[Token]) -> str:
+    """One key's expression as written, its sort order and collation left out."""
+    if key[-1].token_type in (TokenType.ASC, TokenType.DESC) and len(key) > 1:
+        key = key[:-1]
+    if len(key) > 2 and key[-2].token_type is TokenType.COLLATE:
+        key = key[:-2]
+    return normalize_sql(sql[key[0].start : key[-1].end + 1])
 
 
 def clone_schema(db: Database) -> Database:
