@@ -128,8 +128,8 @@ def build(
     finally:
         conn.close()
     progress("tenants: indexing the queued memories for tenant-scoped search (migration 009)")
-    with MemoryStore.open(path, migrate=False) as store:
-        store.search_index.rebuild()
+    with MemoryStore.open(path, migrate=False) as store, store.db.atomic():
+        store.search_index.drain()  # the insert triggers queued every row
     return tenants, words
 
 
