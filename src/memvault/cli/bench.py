@@ -253,3 +253,13 @@ def mcp(options: tuple[str, ...]) -> None:
     from memvault.mcp.bench import main
 
     _run_argparse(main, options)
+
+
+@bench.command(context_settings=_PASS_THROUGH)
+@click.argument("options", nargs=-1, type=click.UNPROCESSED)
+def libsql(options: tuple[str, ...]) -> None:
+    """Store calls on a libSQL server against the raw libsql client replaying the same
+    requests, with request counts (give an empty database's URL)."""
+    from memvault.ops.bench_libsql import main
+
+    _run_argparse(main, options)

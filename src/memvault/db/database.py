@@ -534,11 +534,11 @@ def _remove_with_journal(path: Path) -> None:
 
 def _connect_remote(url: DatabaseURL, *, busy_timeout_ms: int) -> Database:
     """A libSQL server: checked with one statement, so a wrong URL or token fails here."""
-    from memvault.db.libsql import connect_remote  # the libsql client loads only when used
-
     assert url.remote is not None
     remote = url.remote
     try:
+        from memvault.db.libsql import connect_remote  # the libsql client loads only when used
+
         if remote.replica is not None:
             from memvault.db.replica import connect_replica
 
