@@ -20,6 +20,26 @@ INT32 = range(-(2**31), 2**31)
 _NAME_START = frozenset(":@$")
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_")
 
+_QUOTES = frozenset("'\"`[")
+
+
+def _quoted_end(sql: str, i: int) -> int:
+    """Where the string literal or quoted identifier opening at `i` ends (past its close)."""
+    close = "]" if sql[i] == "[" else sql[i]
+    j = sql.find(close, i + 1)
+    while j != -1 and close != "]" and sql[j + 1 : j + 2] == close:
+        j = sql.find(close, j + 2)  # a doubled quote inside the literal
+    return len(sql) if j == -1 else j + 1
+
+
+def _comment_end(sql: str, i: int) -> int:
+    """Where the `--` or `/* */` comment opening at `i` ends (past its newline or `*/`)."""
+    if sql.startswith("--", i):
+        j = sql.find("\n", i)
+        return len(sql) if j == -1 else j + 1
+    j = sql.find("*/", i + 2)
+    return len(sql) if j == -1 else j + 2
+
 
 @functools.lru_cache(maxsize=1024)
 def _scan(sql: str) -> tuple[tuple[str, ...], tuple[tuple[int, int, str], ...]]:
@@ -33,18 +53,10 @@ def _scan(sql: str) -> tuple[tuple[str, ...], tuple[tuple[int, int, str], ...]]:
     i, n = 0, len(sql)
     while i < n:
         ch = sql[i]
-        if ch in "'\"`[":
-            close = "]" if ch == "[" else ch
-            j = sql.find(close, i + 1)
-            while j != -1 and close != "]" and sql[j + 1 : j + 2] == close:
-                j = sql.find(close, j + 2)  # a doubled quote inside the literal
-            i = n if j == -1 else j + 1
-        elif sql.startswith("--", i):
-            j = sql.find("\n", i)
-            i = n if j == -1 else j + 1
-        elif sql.startswith("/*", i):
-            j = sql.find("*/", i + 2)
-            i = n if j == -1 else j + 2
+        if ch in _QUOTES:
+            i = _quoted_end(sql, i)
+        elif sql.startswith(("--", "/*"), i):
+            i = _comment_end(sql, i)
         elif ch in _NAME_START and i + 1 < n and sql[i + 1] in _NAME_CHARS:
             j = i + 1
             while j < n and sql[j] in _NAME_CHARS:
@@ -71,17 +83,11 @@ def without_comments(sql: str) -> str:
     i, n, start = 0, len(sql), 0
     while i < n:
         ch = sql[i]
-        if ch in "'\"`[":
-            close = "]" if ch == "[" else ch
-            j = sql.find(close, i + 1)
-            while j != -1 and close != "]" and sql[j + 1 : j + 2] == close:
-                j = sql.find(close, j + 2)
-            i = n if j == -1 else j + 1
-        elif sql.startswith("--", i) or sql.startswith("/*", i):
+        if ch in _QUOTES:
+            i = _quoted_end(sql, i)
+        elif sql.startswith(("--", "/*"), i):
             parts.append(sql[start:i])
-            end = sql.find("\n", i) if sql[i] == "-" else sql.find("*/", i + 2)
-            i = n if end == -1 else end + (1 if sql[i] == "-" else 2)
-            start = i
+            i = start = _comment_end(sql, i)
         else:
             i += 1
     parts.append(sql[start:])

@@ -32,6 +32,7 @@ import numpy as np
 from memvault.config import BUILTIN_MIGRATIONS
 from memvault.db import connect, driver
 from memvault.migrations import Migrator, load_migrations
+from memvault.ops.bench import SHARED_FTS_SEARCH  # the pre-009 search, as `memvault bench` times it
 from memvault.ops.measure import Timing, ratio
 from memvault.store import MemoryStore, catalog
 from memvault.store.search import fts_query
@@ -45,13 +46,6 @@ TENANT_INDEX_VERSION = 9  # migration 009 builds the tenant index
 # rare word is, per tenant, the first from rank 2000 on that the tenant's rows hold at all.
 TERM_RANKS = {"common": 0, "mid": 31, "rare": 2000}
 NOW = "2025-10-06T12:00:00.000Z"
-SHARED_FTS_SEARCH = (
-    "SELECT m.*, hits.score FROM (SELECT memories_fts.rowid AS id, "
-    "-bm25(memories_fts, 3.0, 1.0, 2.0) AS score FROM memories_fts "
-    "JOIN memories AS m ON m.id = memories_fts.rowid WHERE memories_fts MATCH :query "
-    "AND m.user_id = :user_id AND m.is_archived = 0 ORDER BY score DESC LIMIT :limit) AS hits "
-    "JOIN memories AS m ON m.id = hits.id ORDER BY hits.score DESC"
-)
 
 
 @dataclass(frozen=True)
