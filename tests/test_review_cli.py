@@ -101,6 +101,9 @@ def test_after_migrate_up_nothing_is_missing(legacy_v1: Path, run: Callable[...,
     for name in ("search.memory_rows", "search.entity_rows"):
         assert any("grows with the input" in note for note in by_name[name]["notes"]), name
     assert not [r for r in data["recommendations"] if "still scans or sorts" in r]
+    # Adding an account looks its email up ignoring case through 011's index, not a scan.
+    assert "idx_users_email_nocase" in by_name["users.ids_by_email_nocase"]["index_used"]
+    assert not by_name["users.ids_by_email_nocase"]["full_scan"]
 
 
 def test_review_proposals_are_what_migrate_up_builds(

@@ -91,7 +91,7 @@ register(
     "SELECT id FROM users WHERE email = :email COLLATE NOCASE",
     {"email": "ADA@example.com"},
     "Accounts whose email equals this one ignoring case (uniqueness check on create/update; "
-    "a scan of users, which are few).",
+    "migration 011's index users(email COLLATE NOCASE)).",
 )
 register(
     "users.get_by_api_key_hash",
