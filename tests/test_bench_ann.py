@@ -126,7 +126,7 @@ def test_the_command_prints_tables_and_json(
     runner = CliRunner()
     text = runner.invoke(cli, ["bench", "ann", "--queries", "20"])
     assert text.exit_code == 0, text.output
-    assert "IVF nprobe 1" in text.output and "Fewest probes" in text.output
+    assert "IVF nprobe 1" in text.output and "Cheapest setting" in text.output
     as_json = runner.invoke(cli, ["bench", "ann", "--queries", "20", "--vectors", "200", "--json"])
     assert as_json.exit_code == 0, as_json.output
     report = json.loads(as_json.stdout)

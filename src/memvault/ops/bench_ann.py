@@ -30,6 +30,7 @@ from typing import Any
 import numpy as np
 
 from memvault.embed.offline import MODEL, OfflineEmbedder
+from memvault.ops import bench_ann_faiss
 from memvault.ops.ivf import IvfFlat, default_nlist
 from memvault.ops.measure import Timing, ratio
 from memvault.ops.textcorpus import stdlib_sentences
@@ -50,6 +51,7 @@ class Shape:
     iterations: int = 20  # k-means Lloyd steps at most
     warmup: int = 10  # queries run untimed before each size
     seed: int = 11
+    faiss: bool = True  # also faiss's IVF-flat and HNSW, when faiss is installed
 
 
 @dataclass(frozen=True)
@@ -145,44 +147,43 @@ def run(
 def measure_size(matrix: np.ndarray, queries: np.ndarray, shape: Shape) -> dict[str, Any]:
     """Build the index over `matrix`, time every search over `queries`, judge recall."""
     n, dim = matrix.shape
-    ids = np.arange(n, dtype=np.int64)
     started = time.perf_counter()
     index = IvfFlat.build(
-        ids, matrix, default_nlist(n), iterations=shape.iterations, seed=shape.seed
-    )
+        np.arange(n, dtype=np.int64), matrix, default_nlist(n), iterations=shape.iterations,
+        seed=shape.seed,
+    )  # fmt: skip
     build_s = time.perf_counter() - started
     # Exact search reads the index's reordered copy: one copy of the vectors in memory, as
     # a store with an index would hold, so neither search is timed with a cold cache.
     exact = UnitVectors.build(index.ids, index.matrix)
     nprobes = sorted({min(p, index.nlist) for p in shape.nprobes} | {index.nlist})
+    faiss = bench_ann_faiss.load() if shape.faiss else None
+    others = (
+        [] if faiss is None
+        else bench_ann_faiss.searches(faiss, matrix, index.nlist, nprobes, K, shape.seed)
+    )  # fmt: skip
     searches: list[Callable[[np.ndarray], Sequence[int]]] = [
         lambda q: [i for i, _ in exact.top_k(q, K)],
         lambda q: index.ids[numpy_floor(index.matrix, q, K)].tolist(),
         *[_ivf_search(index, p) for p in nprobes],
+        *[o.search for o in others],
     ]
     for q in queries[: shape.warmup]:
         for search in searches:
             search(q)
     samples, found = _time_per_query(searches, queries)
     recalls = _recalls(matrix, queries, found, tolerance(dim))
-    exact_ids, floor_ids = found[0], found[1]
-    memvault_t, floor_t = Timing.from_ns(samples[0]), Timing.from_ns(samples[1])
-    ivf = []
-    for nprobe, ns, got, rec in zip(nprobes, samples[2:], found[2:], recalls[2:], strict=True):
-        timing = Timing.from_ns(ns)
-        ivf.append(
-            {
-                "nprobe": nprobe,
-                "recall": _mean(rec),
-                "recall_id_overlap": _mean(
-                    [len(set(g) & set(e)) / K for g, e in zip(got, exact_ids, strict=True)]
-                ),
-                "vectors_scored_share": _scored_share(index, queries, nprobe),
-                "timing": timing.as_dict(),
-                "speedup_over_memvault": _speedups(memvault_t, timing),
-                "speedup_over_floor": _speedups(floor_t, timing),
-            }
-        )
+    timings = [Timing.from_ns(ns) for ns in samples]
+    rows = [
+        _row(timings[i], recalls[i], found[i], found[0], timings[0], timings[1])
+        for i in range(2, len(searches))
+    ]
+    ivf_rows, faiss_rows = rows[: len(nprobes)], rows[len(nprobes) :]
+    for nprobe, row in zip(nprobes, ivf_rows, strict=True):
+        row.update(nprobe=nprobe, vectors_scored_share=_scored_share(index, queries, nprobe))
+    for other, row in zip(others, faiss_rows, strict=True):
+        row.update(index=other.index, build_seconds=round(other.build_seconds, 3),
+                   overhead_bytes=other.overhead_bytes, **{other.param: other.value})  # fmt: skip
     return {
         "vectors": n,
         "floats": n * dim,
@@ -194,42 +195,80 @@ def measure_size(matrix: np.ndarray, queries: np.ndarray, shape: Shape) -> dict[
         "build_seconds": round(build_s, 3),
         "vectors_bytes": int(matrix.nbytes),
         "index_overhead_bytes": index.overhead_bytes,
-        "exact": {
-            "memvault": memvault_t.as_dict(),
-            "numpy_floor": floor_t.as_dict(),
-            "memvault_over_floor": _round(ratio(memvault_t.p50_ms, floor_t.p50_ms)),
-            "ms_per_million_floats": round(memvault_t.p50_ms / (n * dim / 1e6), 4),
-            "recall": _mean(recalls[0]),
-            "same_top10_as_floor": _mean(
-                [float(e == f) for e, f in zip(exact_ids, floor_ids, strict=True)]
-            ),
-        },
-        "ivf": ivf,
+        "exact": _exact_row(timings[0], timings[1], recalls[0], found[0], found[1], n * dim),
+        "ivf": ivf_rows,
+        "faiss": faiss_rows if faiss is not None else None,
+    }
+
+
+def _row(
+    timing: Timing, recalls: list[float], got: list[list[int]], exact_ids: list[list[int]],
+    memvault: Timing, floor: Timing,
+) -> dict[str, Any]:  # fmt: skip
+    """One approximate search's recall, id overlap with exact, latency and speed-ups."""
+    overlap = [len(set(g) & set(e)) / K for g, e in zip(got, exact_ids, strict=True)]
+    return {
+        "recall": _mean(recalls),
+        "recall_id_overlap": _mean(overlap),
+        "timing": timing.as_dict(),
+        "speedup_over_memvault": _speedups(memvault, timing),
+        "speedup_over_floor": _speedups(floor, timing),
+    }
+
+
+def _exact_row(
+    memvault: Timing, floor: Timing, recalls: list[float], exact_ids: list[list[int]],
+    floor_ids: list[list[int]], floats: int,
+) -> dict[str, Any]:  # fmt: skip
+    same = [float(e == f) for e, f in zip(exact_ids, floor_ids, strict=True)]
+    return {
+        "memvault": memvault.as_dict(),
+        "numpy_floor": floor.as_dict(),
+        "memvault_over_floor": _round(ratio(memvault.p50_ms, floor.p50_ms)),
+        "ms_per_million_floats": round(memvault.p50_ms / (floats / 1e6), 4),
+        "recall": _mean(recalls),
+        "same_top10_as_floor": _mean(same),
     }
 
 
 def crossover(
     sizes: list[dict[str, Any]], targets: Sequence[float] = (0.9, 0.95, 0.99)
 ) -> list[dict[str, Any]]:
-    """Per size and recall target: the fewest probes reaching it, and its speed-up."""
+    """Per size, index and recall target: the cheapest setting reaching it, its speed-up."""
     rows = []
     for size in sizes:
-        for target in targets:
-            enough = [r for r in size["ivf"] if r["recall"] >= target]
-            best = min(enough, key=lambda r: r["nprobe"]) if enough else None
-            rows.append(
-                {
-                    "vectors": size["vectors"],
-                    "floats": size["floats"],
-                    "target_recall": target,
-                    "nprobe": None if best is None else best["nprobe"],
-                    "recall": None if best is None else best["recall"],
-                    "exact_p50_ms": size["exact"]["memvault"]["p50_ms"],
-                    "ivf_p50_ms": None if best is None else best["timing"]["p50_ms"],
-                    "speedup_p50": None if best is None else best["speedup_over_memvault"]["p50"],
-                }
-            )
+        faiss = size["faiss"] or []
+        indexes = {
+            "NumPy IVF-flat": size["ivf"],
+            **{name: [r for r in faiss if r["index"] == name] for name in _names(faiss)},
+        }
+        for name, settings in indexes.items():
+            for target in targets:
+                rows.append(_cheapest(size, name, settings, target))
     return rows
+
+
+def _names(rows: list[dict[str, Any]]) -> list[str]:
+    return list(dict.fromkeys(r["index"] for r in rows))
+
+
+def _cheapest(
+    size: dict[str, Any], name: str, settings: list[dict[str, Any]], target: float
+) -> dict[str, Any]:
+    param = "nprobe" if "nprobe" in settings[0] else "efSearch"
+    enough = [r for r in settings if r["recall"] >= target]
+    best = min(enough, key=lambda r: r[param]) if enough else None
+    return {
+        "vectors": size["vectors"],
+        "floats": size["floats"],
+        "index": name,
+        "target_recall": target,
+        "setting": None if best is None else f"{param} {best[param]}",
+        "recall": None if best is None else best["recall"],
+        "exact_p50_ms": size["exact"]["memvault"]["p50_ms"],
+        "index_p50_ms": None if best is None else best["timing"]["p50_ms"],
+        "speedup_p50": None if best is None else best["speedup_over_memvault"]["p50"],
+    }
 
 
 def _ivf_search(index: IvfFlat, nprobe: int) -> Callable[[np.ndarray], Sequence[int]]:
