@@ -142,3 +142,25 @@ def test_without_the_embedder_the_command_says_so_in_one_line(
     assert result.exit_code == 1
     assert "wordllama" in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_faiss_rows_when_faiss_is_installed(tiny: tuple[Any, dict[str, Any]]) -> None:
+    corpus, report = tiny
+    if bench_ann.bench_ann_faiss.load() is None:
+        assert all(size["faiss"] is None for size in report["sizes"])
+        return
+    for size in report["sizes"]:
+        rows = size["faiss"]
+        ivf = [r for r in rows if r["index"] == "faiss IVF-flat"]
+        assert [r["nprobe"] for r in ivf] == [1, 2, 4, size["nlist"]]
+        assert ivf[-1]["recall"] == 1.0
+        hnsw = [r for r in rows if r["index"] == "faiss HNSW"]
+        assert [r["efSearch"] for r in hnsw] == [16, 32, 64, 128, 256]
+        assert all(0.0 <= r["recall"] <= 1.0 and r["overhead_bytes"] > 0 for r in rows)
+    no_faiss = bench_ann.run(
+        Shape(queries=5, fractions=(1.0,), nprobes=(1,), iterations=2, faiss=False),
+        lambda _: None,
+        corpus=corpus,
+    )
+    assert no_faiss["sizes"][0]["faiss"] is None
+    assert {r["index"] for r in no_faiss["crossover"]} == {"NumPy IVF-flat"}
