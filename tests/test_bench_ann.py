@@ -132,6 +132,9 @@ def test_the_command_prints_tables_and_json(
     report = json.loads(as_json.stdout)
     assert report["corpus"]["indexed"] == 200 and report["corpus"]["queries"] == 20
     assert report["sizes"][-1]["ivf"][-1]["recall"] == 1.0
+    too_many = runner.invoke(cli, ["bench", "ann", "--queries", "395"])
+    assert too_many.exit_code == 2 and "Traceback" not in too_many.output
+    assert "--queries" in too_many.output and "the corpus has 400" in too_many.output
 
 
 def test_without_the_embedder_the_command_says_so_in_one_line(

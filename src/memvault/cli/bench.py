@@ -278,7 +278,10 @@ def ann(queries: int, vectors: int | None, as_json: bool) -> None:
     from memvault.cli.bench_ann import print_report
     from memvault.ops import bench_ann
 
-    report = bench_ann.run(bench_ann.Shape(queries=queries, vectors=vectors), progress=info)
+    try:
+        report = bench_ann.run(bench_ann.Shape(queries=queries, vectors=vectors), progress=info)
+    except bench_ann.CorpusTooSmall as exc:
+        raise click.BadParameter(str(exc), param_hint="--queries") from None
     if as_json:
         emit_json(report)
     else:

@@ -40,6 +40,10 @@ K = 10
 FLOAT32_UNIT = 2.0**-24
 
 
+class CorpusTooSmall(ValueError):
+    """Fewer distinct sentences than the queries plus the vectors searched need."""
+
+
 @dataclass(frozen=True)
 class Shape:
     """How much of the corpus a run indexes, how it queries, and which indexes it builds."""
@@ -74,7 +78,8 @@ def load_corpus(
     """Embed the stdlib's sentences (or `texts`) offline and split off the queries.
 
     Raises EmbeddingError (one line) when the offline embedder is not installed; it is
-    tried on one sentence before the corpus is read.
+    tried on one sentence before the corpus is read. CorpusTooSmall when the queries
+    would leave fewer than k + 1 vectors to search.
     """
     embedder = OfflineEmbedder()
     embedder.embed(["probe the offline embedder"], user_id="bench")
@@ -88,8 +93,11 @@ def load_corpus(
     _, first = np.unique(vectors, axis=0, return_index=True)
     distinct = vectors[np.sort(first)]
     order = np.random.default_rng(shape.seed).permutation(len(distinct))
-    if len(distinct) < shape.queries + K:
-        raise ValueError(f"{len(distinct)} distinct sentences are too few for the queries")
+    if len(distinct) < shape.queries + K + 1:
+        raise CorpusTooSmall(
+            f"{shape.queries} queries need at least {shape.queries + K + 1} distinct "
+            f"sentences; the corpus has {len(distinct)}"
+        )
     held, rest = order[: shape.queries], order[shape.queries :]
     rest = rest if shape.vectors is None else rest[: shape.vectors]
     facts = {
