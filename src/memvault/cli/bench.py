@@ -263,3 +263,26 @@ def libsql(options: tuple[str, ...]) -> None:
     from memvault.ops.bench_libsql import main
 
     _run_argparse(main, options)
+
+
+@bench.command()
+@click.option("--queries", type=click.IntRange(1), default=500, show_default=True,
+              help="Held-out sentences to query with.")  # fmt: skip
+@click.option("--vectors", type=click.IntRange(100), default=None,
+              help="Index at most this many vectors (default: every other sentence).")  # fmt: skip
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def ann(queries: int, vectors: int | None, as_json: bool) -> None:
+    """Exact top-10 against an IVF-flat index on real text: the stdlib's docstring and
+    comment sentences embedded offline (needs the [mcp] extra); recall, latency, build
+    time and memory, at 1/16, 1/4, 1/2 and all of the vectors (a few minutes)."""
+    from memvault.cli.bench_ann import print_report
+    from memvault.ops import bench_ann
+
+    try:
+        report = bench_ann.run(bench_ann.Shape(queries=queries, vectors=vectors), progress=info)
+    except bench_ann.CorpusTooSmall as exc:
+        raise click.BadParameter(str(exc), param_hint="--queries") from None
+    if as_json:
+        emit_json(report)
+    else:
+        print_report(report)
