@@ -142,10 +142,15 @@ def test_migration_and_review_benchmarks_run_under_one_command(tmp_path: Path) -
     migrations = runner.invoke(
         cli,
         ["bench", "migrations", "--users", "1", "--memories-per-user", "20", "--dim", "8",
-         "--repeat", "3", "--workdir", str(tmp_path)],
+         "--repeat", "3", "--rounds", "1", "--workdir", str(tmp_path)],
     )  # fmt: skip
     assert migrations.exit_code == 0, migrations.output
     assert "003" in migrations.output and "v3/v4" in migrations.output
+    speed = migrations.output
+    assert "json.loads floor ÷ 003: best" in speed and "Python heap peak" in speed
+    assert "secure_delete ON:" in speed and "WAL" in speed
+    rounds = runner.invoke(cli, ["bench", "migrations", "--rounds", "0"])
+    assert rounds.exit_code == 2
     review = runner.invoke(
         cli,
         ["bench", "review", "--users", "1", "--entities-per-user", "20",
