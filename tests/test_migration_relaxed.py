@@ -15,7 +15,9 @@ from memvault.testing import build_legacy_database
 FAST = 2
 
 
-def secure_delete_per_step(path: Path, setting: str, target: int) -> tuple[dict[int, set[int]], int]:
+def secure_delete_per_step(
+    path: Path, setting: str, target: int
+) -> tuple[dict[int, set[int]], int]:
     """The connection's secure_delete seen at every statement of each step, and after."""
     db = connect(str(path))
     db.execute(f"PRAGMA secure_delete = {setting}")
