@@ -118,7 +118,7 @@ class Database:
     def query_tuples(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
         """Run a SELECT and return all its rows as plain tuples (no sqlite3.Row per row:
         ~20% of fetching many small rows)."""
-        cursor = self.conn.execute(sql, params)
+        cursor = self.execute(sql, params)
         cursor.row_factory = None  # rows are made when fetched: this still applies
         rows: list[tuple[Any, ...]] = cursor.fetchall()
         return rows

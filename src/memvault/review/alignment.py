@@ -9,6 +9,7 @@ JSON; vectors stored as float32 BLOBs rather than JSON text).
 
 from __future__ import annotations
 
+import collections.abc
 import enum
 import importlib
 import types
@@ -117,9 +118,19 @@ def field_kind(annotation: Any) -> FieldKind:
         and all(a is float for a in typing.get_args(annotation)[:1])
     ):
         return FieldKind("vector", nullable)
+    if _is_float_sequence_type(annotation):  # e.g. the store's Embedding
+        return FieldKind("vector", nullable)
     if origin in (list, dict, tuple, set) or annotation in (list, dict):
         return FieldKind("json", nullable)
     return FieldKind(_scalar_kind(annotation), nullable)
+
+
+def _is_float_sequence_type(annotation: Any) -> bool:
+    """A class declared as a Sequence[float] (its generic bases say so)."""
+    return isinstance(annotation, type) and any(
+        typing.get_origin(base) is collections.abc.Sequence and typing.get_args(base) == (float,)
+        for base in getattr(annotation, "__orig_bases__", ())
+    )
 
 
 def _scalar_kind(annotation: Any) -> str:

@@ -156,7 +156,29 @@ def analyse_plan(
         if temp:
             result.temp_btrees.append(temp.group("what"))
     result.indexes_used = list(dict.fromkeys(result.indexes_used))
+    _mark_input_sorts(result, schema, aliases)
     return result
+
+
+def _mark_input_sorts(result: QueryPlan, schema: Schema, aliases: Mapping[str, str]) -> None:
+    """A sort whose step reads no table, only what the query is given (json_each of a
+    parameter, a VALUES list), grows with that input: no index can change it."""
+    for step in result.plan:
+        temp = _TEMP.match(step.detail)
+        if temp is None:
+            continue
+        reads = [
+            _table_of(s.detail.split()[1], aliases)
+            for s in result.plan
+            if s.parent == step.parent and s.detail.split()[0] in ("SCAN", "SEARCH")
+        ]
+        if reads and not any(table in schema.tables for table in reads):
+            what = temp.group("what")
+            result.computed_sorts.append(what)
+            result.notes.append(
+                f"{what} over what the query is given ({', '.join(sorted(set(reads)))}), not "
+                "a table: it grows with the input, and no index changes it"
+            )
 
 
 def _table_of(name: str, aliases: Mapping[str, str]) -> str:

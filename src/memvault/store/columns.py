@@ -17,6 +17,7 @@ import orjson
 
 from memvault.db import driver
 from memvault.store import embedding as embedding_codec
+from memvault.store.embedding import Embedding
 from memvault.timestamps import format_iso
 
 E = TypeVar("E", bound=Enum)
@@ -122,13 +123,13 @@ def load_bool(raw: Any) -> bool:
     return bool(raw)
 
 
-def load_embedding(raw: Any, problems: list[str]) -> list[float] | None:
-    """A stored embedding (float32 BLOB or legacy JSON) as a list, or None (noted if bad)."""
+def load_embedding(raw: Any, problems: list[str]) -> Embedding | None:
+    """A stored embedding (float32 BLOB or legacy JSON), decoded when first used; None for
+    none (noted when the stored value is unreadable)."""
     if type(raw) is bytes and raw and not len(raw) % 4:  # the usual float32 BLOB: no detour
-        values: list[float] = np.frombuffer(raw, dtype=embedding_codec.DTYPE).tolist()
-        return values
+        return Embedding(raw)
     vector = decode_embedding(raw, problems)
-    return None if vector is None else vector.tolist()
+    return None if vector is None else Embedding.of(vector)
 
 
 def decode_embedding(raw: Any, problems: list[str] | None = None) -> np.ndarray | None:

@@ -15,9 +15,11 @@ from memvault.store.models import (
     EntityType,
     PersonType,
     construct_record,
+    fields_set,
     validate_fields,
     validate_patch,
 )
+from memvault.store.queries import ENTITY_COLUMNS
 from memvault.store.runner import QueryRunner, check_count
 from memvault.store.search_index import SearchIndex, match_expression
 from memvault.store.users import require_user
@@ -25,18 +27,28 @@ from memvault.store.users import require_user
 _JSON_COLUMNS = ("tags", "relationships", "metadata")
 
 
-def entity_from_row(row: driver.Row) -> Entity:
-    """A trusted entities row as a record; broken legacy values are kept and noted."""
+_ENTITY_NAMES = tuple(name.strip() for name in ENTITY_COLUMNS.split(","))
+_ENTITY_FIELDS = fields_set(Entity)
+
+
+def entity_from_row(row: driver.Row | tuple[Any, ...]) -> Entity:
+    """A trusted entities row (ENTITY_COLUMNS, in order, then any extra column such as a
+    search's score, left out) as a record; broken legacy values are kept and noted."""
     problems: builtins.list[str] = []
-    values = row_values(row, skip="score")
-    values["entity_type"] = load_enum(row["entity_type"], EntityType, "entity_type", problems)
-    values["person_type"] = load_enum(row["person_type"], PersonType, "person_type", problems)
-    values["tags"] = load_list(row["tags"], "tags", problems)
-    values["relationships"] = load_json(row["relationships"], "relationships", problems)
-    values["metadata"] = load_json(row["metadata"], "metadata", problems)
-    values["interaction_count"] = row["interaction_count"] or 0
+    values = dict(zip(_ENTITY_NAMES, row, strict=False))  # every field is a column
+    values["entity_type"] = load_enum(values["entity_type"], EntityType, "entity_type", problems)
+    if values["person_type"] is not None:
+        values["person_type"] = load_enum(
+            values["person_type"], PersonType, "person_type", problems
+        )
+    tags = values["tags"]
+    values["tags"] = [] if tags == "[]" else load_list(tags, "tags", problems)
+    for column in ("relationships", "metadata"):
+        if values[column] is not None:
+            values[column] = load_json(values[column], column, problems)
+    values["interaction_count"] = values["interaction_count"] or 0
     values["problems"] = problems
-    return construct_record(Entity, values)  # every field is a column of ENTITY_COLUMNS
+    return construct_record(Entity, values, _ENTITY_FIELDS)
 
 
 def storable(fields: Mapping[str, Any]) -> dict[str, Any]:
@@ -86,7 +98,7 @@ class EntityRepository:
 
     def list(self, user_id: str, limit: int = 50, offset: int = 0) -> builtins.list[Entity]:
         """The user's entities, newest first."""
-        rows = self._run.rows("entities.list", user_id=user_id, limit=limit, offset=offset)
+        rows = self._run.tuples("entities.list", user_id=user_id, limit=limit, offset=offset)
         return [entity_from_row(row) for row in rows]
 
     def search(self, user_id: str, text: str, limit: int = 20) -> builtins.list[EntityHit]:

@@ -30,6 +30,7 @@ from memvault.store.columns import (
     load_memory_importance,
     row_values,
 )
+from memvault.store.embedding import Embedding
 from memvault.store.models import (
     Memory,
     MemoryFields,
@@ -37,6 +38,7 @@ from memvault.store.models import (
     MemoryType,
     construct_record,
     field_values,
+    fields_set,
     validate_fields,
     validate_patch,
 )
@@ -61,14 +63,18 @@ DEFAULT_VECTOR_CACHE = 256 * 1024 * 1024
 
 
 _BOOLS = {0: False, 1: True}
+_MEMORY_TYPES = MemoryType._value2member_map_  # value -> member: a dict look-up a row
+_MEMORY_FIELDS = fields_set(Memory)
 
 
 def memory_from_row(row: driver.Row | tuple[Any, ...]) -> Memory:
     """A trusted memories row (MEMORY_COLUMNS, in order) as a record; broken legacy values
-    are kept and noted. The listing's hot path: one unpack, no per-field validation."""
+    are kept and noted. The listing's hot path: one unpack, the usual value of each column
+    taken as it is (the embedding decoded only when used), the loaders only for the rest."""
     (id_, user_id, title, content, memory_type, importance, tags, entity_ids, embedding,
      metadata, is_archived, created_at, updated_at) = row[:13]  # fmt: skip
     problems: builtins.list[str] = []
+    kind = _MEMORY_TYPES.get(memory_type)
     return construct_record(
         Memory,
         {
@@ -77,16 +83,25 @@ def memory_from_row(row: driver.Row | tuple[Any, ...]) -> Memory:
             "user_id": user_id,
             "title": title,
             "content": content,
-            "memory_type": load_enum(memory_type, MemoryType, "memory_type", problems),
-            "importance": load_memory_importance(importance, problems),
-            "tags": load_list(tags, "tags", problems),
-            "entity_ids": load_list(entity_ids, "entity_ids", problems),
-            "embedding": load_embedding(embedding, problems),
-            "metadata": load_json(metadata, "metadata", problems),
+            "memory_type": kind
+            if kind is not None
+            else load_enum(memory_type, MemoryType, "memory_type", problems),
+            "importance": importance
+            if type(importance) is float and 0.0 <= importance <= 1.0
+            else load_memory_importance(importance, problems),
+            "tags": [] if tags == "[]" else load_list(tags, "tags", problems),
+            "entity_ids": []
+            if entity_ids == "[]"
+            else load_list(entity_ids, "entity_ids", problems),
+            "embedding": Embedding(embedding)
+            if type(embedding) is bytes and embedding and not len(embedding) % 4
+            else load_embedding(embedding, problems),
+            "metadata": None if metadata is None else load_json(metadata, "metadata", problems),
             "is_archived": _BOOLS[is_archived] if is_archived in _BOOLS else load_bool(is_archived),
             "created_at": created_at,
             "updated_at": updated_at,
         },
+        _MEMORY_FIELDS,
     )
 
 
@@ -226,7 +241,7 @@ class MemoryRepository:
             raise ValidationError(
                 f"invalid memory listing order {order!r}: choose one of {', '.join(LIST_ORDERS)}"
             )
-        rows = self._run.rows(query, user_id=user_id, limit=limit, offset=offset)
+        rows = self._run.tuples(query, user_id=user_id, limit=limit, offset=offset)
         return [memory_from_row(row) for row in rows]
 
     def search(self, user_id: str, text: str, limit: int = 20) -> builtins.list[MemoryHit]:

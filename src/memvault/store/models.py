@@ -31,6 +31,7 @@ from pydantic import ValidationError as PydanticValidationError
 from pydantic.alias_generators import to_camel
 
 from memvault.errors import ValidationError
+from memvault.store.embedding import Embedding
 
 
 class EntityType(StrEnum):
@@ -189,7 +190,7 @@ class Memory(Record):
     importance: MemoryImportanceField = MEMORY_IMPORTANCE
     tags: TagsField = Field(default_factory=list)
     entity_ids: EntityIdsField = Field(default_factory=list)
-    embedding: list[float] | None = None
+    embedding: Embedding | None = None
     metadata: JsonField = None
     is_archived: bool = False
     created_at: str
@@ -256,15 +257,24 @@ _new_object = object.__new__
 _set_slot = object.__setattr__
 
 
-def construct_record(model: type[R], values: dict[str, Any]) -> R:
+def construct_record(model: type[R], values: dict[str, Any], fields: set[str] | None = None) -> R:
     """A record from trusted, complete values (every field given): what `model_construct`
-    makes, without its per-field default and alias handling (a listing's hot path)."""
+    makes, without its per-field default and alias handling (a listing's hot path).
+
+    `fields` is the model's `fields_set(model)`, shared by its records instead of a new set
+    each: every field is set, so pydantic's only change to it (adding an assigned field's
+    name) leaves it as it is."""
     record = _new_object(model)
     _set_slot(record, "__dict__", values)
-    _set_slot(record, "__pydantic_fields_set__", set(values))
+    _set_slot(record, "__pydantic_fields_set__", set(values) if fields is None else fields)
     _set_slot(record, "__pydantic_extra__", None)
     _set_slot(record, "__pydantic_private__", None)
     return record
+
+
+def fields_set(model: type[BaseModel]) -> set[str]:
+    """Every field name of the model: the fields set of a record built with all of them."""
+    return set(model.model_fields)
 
 
 # -- what writes accept ---------------------------------------------------------------------

@@ -73,7 +73,8 @@ class QueryRunner:
 
     def tuples(self, name: str, /, **params: Any) -> list[tuple[Any, ...]]:
         """Every row of a registered query as a plain tuple (for many rows read by position)."""
-        return self._db.query_tuples(catalog.sql(name), params)
+        with _named_failures(params):
+            return self._db.query_tuples(catalog.sql(name), params)
 
     @contextmanager
     def iterate(self, name: str, /, **params: Any) -> Iterator[Iterator[driver.Row]]:
