@@ -102,14 +102,16 @@ def run_child(variant: str, path: Path) -> dict[str, Any]:
     return report
 
 
-def python_heap_peak(variant: str, path: Path) -> int:
-    """Peak bytes Python allocated during one (untimed) run: tracemalloc in a child."""
+def memory_of(variant: str, path: Path) -> tuple[int, int]:
+    """Peak bytes Python allocated during one (untimed) run, by tracemalloc in a child, and
+    that child's peak RSS in KiB."""
     proc = subprocess.run(
         [sys.executable, "-m", "memvault.ops.bench_003", variant, str(path), "--tracemalloc"],
         capture_output=True,
         check=True,
     )
-    return int(json.loads(proc.stdout)["python_peak_bytes"])
+    report = json.loads(proc.stdout)
+    return int(report["python_peak_bytes"]), int(report["peak_rss_kib"])
 
 
 # -- the children ----------------------------------------------------------------------------

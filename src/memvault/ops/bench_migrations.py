@@ -320,13 +320,14 @@ def bench_003_speed(work: Path, users: int, per_user: int, dim: int, rounds: int
         f"best {result['same_io_floor_over_003']['best']}x, "
         f"median {result['same_io_floor_over_003']['median']}x"
     )
-    heap = {
-        label: speed_003.python_heap_peak("003", speed_003.fresh_copy(path, work / "heap.db"))
-        for label, path in (("small", small), ("full", v2))
-    }
+    (heap_s, rss_s), (heap_f, rss_f) = (
+        speed_003.memory_of("003", speed_003.fresh_copy(path, work / "heap.db"))
+        for path in (small, v2)
+    )
     print(
-        f"003 Python heap peak (tracemalloc, untimed): {per_user:,} rows {mb(heap['small'])}, "
-        f"{users * per_user:,} rows {mb(heap['full'])}"
+        f"003 memory, {per_user:,} rows vs {users * per_user:,} rows (untimed runs): Python heap "
+        f"peak (tracemalloc) {mb(heap_s)} vs {mb(heap_f)}; peak RSS {rss_s / 1024:.1f} vs "
+        f"{rss_f / 1024:.1f} MiB (SQLite's page cache grows with the file up to its 64 MiB)"
     )
     for label in ("anatomy ON", "anatomy FAST"):
         a = speed_003.run_child(label, speed_003.fresh_copy(v2, work / "run.db"))["phases"]
