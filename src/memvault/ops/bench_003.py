@@ -5,6 +5,8 @@ Each run is a fresh copy of one version-2 file, converted in a child process of 
 that Linux carries across exec), the variants alternated round by round:
 
 - `003`: `Migrator.to(3)` through memvault's runner, then close (the final checkpoint);
+- `003, secure_delete kept`: the same with the runner's relaxation for 003 switched off,
+  as 003 ran before it;
 - `json.loads floor`: the pre-issue-11 conversion: json.loads each text, pack float32, the
   same id-ordered batches of 256 and the same UPDATE, in one transaction on a connection
   opened by memvault (same page cache, WAL, synchronous), FTS triggers narrowed as 003
@@ -31,7 +33,7 @@ from typing import Any
 from memvault.ops.measure import percentile
 
 FLOOR_BATCH = 256  # 003's BATCH_ROWS
-VARIANTS = ("003", "json.loads floor", "json.loads floor, 003's IO")
+VARIANTS = ("003", "003, secure_delete kept", "json.loads floor", "json.loads floor, 003's IO")
 KIB = 1024
 
 
@@ -54,6 +56,14 @@ def compare(v2: Path, work: Path, rounds: int) -> dict[str, Any]:
         "floor_over_003": {
             "best": round(best["json.loads floor"] / best["003"], 2),
             "median": round(median["json.loads floor"] / median["003"], 2),
+        },
+        "kept_over_003": {
+            "best": round(best["003, secure_delete kept"] / best["003"], 2),
+            "median": round(median["003, secure_delete kept"] / median["003"], 2),
+        },
+        "floor_over_kept": {
+            "best": round(best["json.loads floor"] / best["003, secure_delete kept"], 2),
+            "median": round(median["json.loads floor"] / median["003, secure_delete kept"], 2),
         },
         "same_io_floor_over_003": {
             "best": round(best["json.loads floor, 003's IO"] / best["003"], 2),
@@ -162,10 +172,11 @@ def peak_rss_kib() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
-def run_003(path: Path) -> dict[str, Any]:
+def run_003(path: Path, *, relaxed: bool = True) -> dict[str, Any]:
     from memvault.config import BUILTIN_MIGRATIONS
     from memvault.db import connect
     from memvault.migrations import Migrator, load_migrations
+    from memvault.migrations import relaxed as relaxation
 
     marks: dict[str, float] = {}
 
@@ -175,6 +186,8 @@ def run_003(path: Path) -> dict[str, Any]:
             if event.duration_ms is not None:
                 marks["body"] = event.duration_ms / 1000
 
+    if not relaxed:
+        relaxation.FAST_SECURE_DELETE.clear()
     started = time.perf_counter()
     db = connect(str(path))
     Migrator(db, load_migrations(BUILTIN_MIGRATIONS), applied_by="bench", listener=listen).to(3)
@@ -273,6 +286,7 @@ def anatomy(path: Path, secure_delete: str) -> dict[str, Any]:
 
 VARIANT_FUNCS: dict[str, Any] = {
     "003": run_003,
+    "003, secure_delete kept": lambda p: run_003(p, relaxed=False),
     "json.loads floor": run_floor,
     "json.loads floor, 003's IO": lambda p: run_floor(p, secure_delete="FAST"),
     "anatomy ON": lambda p: anatomy(p, "ON"),

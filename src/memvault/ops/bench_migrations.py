@@ -320,6 +320,12 @@ def bench_003_speed(work: Path, users: int, per_user: int, dim: int, rounds: int
         f"best {result['same_io_floor_over_003']['best']}x, "
         f"median {result['same_io_floor_over_003']['median']}x"
     )
+    print(
+        f"the runner's secure_delete FAST for 003: 003 with secure_delete kept ÷ 003 best "
+        f"{result['kept_over_003']['best']}x, median {result['kept_over_003']['median']}x; "
+        f"json.loads floor ÷ 003 with secure_delete kept: best "
+        f"{result['floor_over_kept']['best']}x, median {result['floor_over_kept']['median']}x"
+    )
     (heap_s, rss_s), (heap_f, rss_f) = (
         speed_003.memory_of("003", speed_003.fresh_copy(path, work / "heap.db"))
         for path in (small, v2)
