@@ -73,8 +73,11 @@ def test_similar_create_many_and_search_sections(tiny_report: dict) -> None:
     similar = tiny_report["similar"]
     assert similar["vectors"] == tiny_report["dataset"]["vectors"] > 0
     assert similar["same_top_k_as_raw"] is True
-    for key in ("memvault", "memvault_cached", "raw_sql", "raw_sql_plus_numpy"):
+    for key in ("memvault", "raw_sql", "raw_sql_plus_numpy"):
         check_timing(similar[key], tiny_report["dataset"]["heavy_repeat"])
+    for key in ("memvault_cached", "numpy_in_memory"):
+        check_timing(similar[key], similar["light_repeat"])
+    assert similar["light_repeat"] > tiny_report["dataset"]["heavy_repeat"]
     assert similar["memvault_over_raw_sql"]["p50"] > 0
     create = tiny_report["create_many"]
     assert create["rows"] == similar["vectors"]
@@ -142,10 +145,15 @@ def test_migration_and_review_benchmarks_run_under_one_command(tmp_path: Path) -
     migrations = runner.invoke(
         cli,
         ["bench", "migrations", "--users", "1", "--memories-per-user", "20", "--dim", "8",
-         "--repeat", "3", "--workdir", str(tmp_path)],
+         "--repeat", "3", "--rounds", "1", "--workdir", str(tmp_path)],
     )  # fmt: skip
     assert migrations.exit_code == 0, migrations.output
     assert "003" in migrations.output and "v3/v4" in migrations.output
+    speed = migrations.output
+    assert "json.loads floor ÷ 003: best" in speed and "Python heap peak" in speed
+    assert "secure_delete ON:" in speed and "WAL" in speed
+    rounds = runner.invoke(cli, ["bench", "migrations", "--rounds", "0"])
+    assert rounds.exit_code == 2
     review = runner.invoke(
         cli,
         ["bench", "review", "--users", "1", "--entities-per-user", "20",

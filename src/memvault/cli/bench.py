@@ -175,10 +175,12 @@ def _print_similar(report: dict[str, Any]) -> None:
         f"{_ms(s['memvault']['p99_ms'])} ms; raw SQL fetch p50 {_ms(s['raw_sql']['p50_ms'])} ms "
         f"(memvault ÷ raw {s['memvault_over_raw_sql']['p50']:.2f}x), fetch + NumPy p50 "
         f"{_ms(s['raw_sql_plus_numpy']['p50_ms'])} ms "
-        f"({s['memvault_over_raw_sql_plus_numpy']['p50']:.2f}x); with the store's vector "
-        f"cache warm p50 {_ms(s['memvault_cached']['p50_ms'])} ms against NumPy on vectors "
-        f"already in memory p50 {_ms(s['numpy_in_memory']['p50_ms'])} ms "
-        f"({_ratio(s['memvault_cached_over_numpy_in_memory'])}); same top-k: "
+        f"(memvault ÷ it p50 (p95) {_pair(s['memvault_over_raw_sql_plus_numpy'])}); with the "
+        f"store's vector cache warm p50 {_ms(s['memvault_cached']['p50_ms'])} ms, p95 "
+        f"{_ms(s['memvault_cached']['p95_ms'])} ms against NumPy on vectors already in memory "
+        f"p50 {_ms(s['numpy_in_memory']['p50_ms'])} ms, p95 "
+        f"{_ms(s['numpy_in_memory']['p95_ms'])} ms "
+        f"({_pair(s['memvault_cached_over_numpy_in_memory'])}); same top-k: "
         f"{s['same_top_k_as_raw']}."
     )
 

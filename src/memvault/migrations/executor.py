@@ -42,6 +42,7 @@ from memvault.migrations.planner import (
     plan_up,
 )
 from memvault.migrations.recorder import LedgerRow, Recorder, foreign_ledger, is_engine_table
+from memvault.migrations.relaxed import secure_delete_for
 
 EventKind = Literal[
     "adopted",
@@ -402,6 +403,7 @@ class Migrator:
         try:
             with (
                 foreign_keys_for(self.db, m.foreign_keys, m.filename, m.version),
+                secure_delete_for(self.db, m.checksum),
                 self.db.atomic(),
                 self.db.guarded() as g,
             ):

@@ -1,9 +1,12 @@
 """Measure migrations 003 (float32 embeddings) and 004 (partial index) on a v1.3.5-shaped file.
 
     memvault bench migrations [--users 5] [--memories-per-user 1000]
-        [--dim 1536] [--repeat 300] [--workdir DIR]
+        [--dim 1536] [--repeat 300] [--rounds 3] [--speed-only] [--workdir DIR]
 
 Prints, all measured in this run:
+- 003's speed: 003 as shipped against the plain json.loads conversion on identical copies
+  of a clean v1.3.5-shaped file at version 2, alternated, best and median of --rounds,
+  rows/s, ratios, peak RSS, and the phases of the IO (memvault.ops.bench_003);
 - 003: file size after VACUUM before/after, duration of up and down, FTS shadow-table size
   and duration when every embedding is rewritten with the legacy (every-UPDATE) FTS trigger
   versus the narrowed one 003 installs;
@@ -29,6 +32,7 @@ from memvault.config import BUILTIN_MIGRATIONS
 from memvault.db import connect, driver
 from memvault.migrations import Migrator, load_migrations
 from memvault.migrations.migration import MigrationContext
+from memvault.ops import bench_003 as speed_003
 from memvault.ops.measure import time_interleaved
 from memvault.testing import LegacyShape, build_legacy_database
 
@@ -285,6 +289,63 @@ def bench_004(path: Path, work: Path, users: list[str], repeat: int) -> None:
             conn.close()
 
 
+def bench_003_speed(work: Path, users: int, per_user: int, dim: int, rounds: int) -> None:
+    """003 against the json.loads floor, and memory at two sizes (see ops.bench_003)."""
+    print(f"== 003 speed: {users} users x {per_user} memories, dim {dim}, {rounds} rounds")
+    v2, small = work / "speed-v2.db", work / "speed-small-v2.db"
+    for path, n_users in ((v2, users), (small, 1)):
+        path.unlink(missing_ok=True)
+        build_legacy_database(
+            path,
+            users=n_users,
+            entities_per_user=5,
+            memories_per_user=per_user,
+            embedding_dim=dim,
+            oddities=False,
+            service_edits=False,
+        )
+        migrate(path, 2)
+    result = speed_003.compare(v2, work, rounds)
+    for name, v in result["variants"].items():
+        phases = v.get("phases_ms_median")
+        print(
+            f"{name}: best {v['best_s']:.3f} s ({v['rows_per_s_best']:,} rows/s), median "
+            f"{v['median_s']:.3f} s ({v['rows_per_s_median']:,} rows/s); peak RSS "
+            f"{v['peak_rss_mib']} MiB (after imports {v['rss_before_mib']} MiB)"
+            + (f"; phases ms (median) {phases}" if phases else "")
+        )
+    print(
+        f"json.loads floor ÷ 003: best {result['floor_over_003']['best']}x, median "
+        f"{result['floor_over_003']['median']}x; with 003's IO settings (the parser alone): "
+        f"best {result['same_io_floor_over_003']['best']}x, "
+        f"median {result['same_io_floor_over_003']['median']}x"
+    )
+    print(
+        f"the runner's secure_delete FAST for 003: 003 with secure_delete kept ÷ 003 best "
+        f"{result['kept_over_003']['best']}x, median {result['kept_over_003']['median']}x; "
+        f"json.loads floor ÷ 003 with secure_delete kept: best "
+        f"{result['floor_over_kept']['best']}x, median {result['floor_over_kept']['median']}x"
+    )
+    (heap_s, rss_s), (heap_f, rss_f) = (
+        speed_003.memory_of("003", speed_003.fresh_copy(path, work / "heap.db"))
+        for path in (small, v2)
+    )
+    print(
+        f"003 memory, {per_user:,} rows vs {users * per_user:,} rows (untimed runs): Python heap "
+        f"peak (tracemalloc) {mb(heap_s)} vs {mb(heap_f)}; peak RSS {rss_s / 1024:.1f} vs "
+        f"{rss_f / 1024:.1f} MiB (SQLite's page cache grows with the file up to its 64 MiB)"
+    )
+    for label in ("anatomy ON", "anatomy FAST"):
+        a = speed_003.run_child(label, speed_003.fresh_copy(v2, work / "run.db"))["phases"]
+        wal = a.pop("wal_pages")
+        print(
+            f"{label.replace('anatomy', 'raw conversion, secure_delete')}: "
+            + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in a.items())
+            + f"; WAL {wal:,} pages"
+        )
+    print()
+
+
 def main(argv: list[str] | None = None) -> None:
     """`memvault bench migrations [options]`: print the report."""
     parser = argparse.ArgumentParser(
@@ -294,10 +355,18 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--memories-per-user", type=int, default=1000)
     parser.add_argument("--dim", type=int, default=1536)
     parser.add_argument("--repeat", type=int, default=300)
+    parser.add_argument("--rounds", type=int, default=3, help="runs of each 003 speed variant")
+    parser.add_argument("--speed-only", action="store_true", help="only 003's speed section")
     parser.add_argument("--workdir", type=Path, default=None)
     args = parser.parse_args(argv)
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     work = args.workdir or Path(tempfile.mkdtemp(prefix="memvault-bench-"))
     work.mkdir(parents=True, exist_ok=True)
+    bench_003_speed(work, args.users, args.memories_per_user, args.dim, args.rounds)
+    if args.speed_only:
+        print(f"files in {work}")
+        return
     orig = work / "legacy.db"
     orig.unlink(missing_ok=True)
     started = time.perf_counter()

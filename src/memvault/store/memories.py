@@ -51,6 +51,7 @@ from memvault.store.search import (
 )
 from memvault.store.search_index import SearchIndex, match_expression
 from memvault.store.users import require_user
+from memvault.store.vectors import CANDIDATE_CHUNK, candidate_matrix
 
 HYBRID_CANDIDATES = 50
 # order= of MemoryRepository.list -> its catalog query.
@@ -304,31 +305,17 @@ class MemoryRepository:
 
     def _embeddings(self, user_id: str, dimension: int) -> tuple[np.ndarray, np.ndarray]:
         """Ids and a (n, dimension) float32 matrix of the user's candidate embeddings."""
-        rows = self._run.tuples("memories.similar_candidates", user_id=user_id)
-        if not rows:
-            return np.zeros(0, np.int64), np.zeros((0, dimension), embedding_codec.DTYPE)
-        size = dimension * embedding_codec.DTYPE.itemsize
-        # Column-wise in C (zip, map, set): no Python bytecode per row on the usual path.
-        id_column, blobs = zip(*rows, strict=True)
-        if set(map(type, blobs)) == {bytes} and set(map(len, blobs)) == {size}:
-            ids = np.array(id_column, dtype=np.int64)
-            matrix = np.frombuffer(b"".join(blobs), dtype=embedding_codec.DTYPE)
-            return ids, matrix.reshape(len(rows), dimension)
-        return self._mixed_embeddings(rows, dimension)
-
-    def _mixed_embeddings(
-        self, rows: builtins.list[tuple[Any, ...]], dimension: int
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Blobs of other sizes skipped; legacy JSON text decoded (its size must match too)."""
-        ids: builtins.list[int] = []
-        vectors: builtins.list[np.ndarray] = []
-        for memory_id, raw in rows:
-            vector = decode_embedding(raw)
-            if vector is not None and vector.size == dimension:
-                ids.append(memory_id)
-                vectors.append(vector)
-        matrix = np.stack(vectors) if vectors else np.zeros((0, dimension), embedding_codec.DTYPE)
-        return np.asarray(ids, dtype=np.int64), matrix
+        # Counted from the index on a local file; a server sends every row at once, so no
+        # second round trip there: the matrix grows as the rows arrive.
+        capacity = (
+            0
+            if self._run.remote
+            else int(self._run.scalar("memories.similar_capacity", user_id=user_id) or 0)
+        )
+        with self._run.chunks(
+            "memories.similar_candidates", CANDIDATE_CHUNK, user_id=user_id
+        ) as chunks:
+            return candidate_matrix(chunks, dimension, capacity)
 
     def _hits(
         self, user_id: str, ranked: builtins.list[tuple[int, float]]
@@ -336,8 +323,8 @@ class MemoryRepository:
         if not ranked:
             return []
         ids = json.dumps([memory_id for memory_id, _ in ranked])
-        rows = self._run.rows("memories.get_many", user_id=user_id, ids=ids)
-        by_id = {row["id"]: memory_from_row(row) for row in rows}
+        rows = self._run.tuples("memories.get_many", user_id=user_id, ids=ids)
+        by_id = {row[0]: memory_from_row(row) for row in rows}
         return [MemoryHit(memory=by_id[i], score=s) for i, s in ranked if i in by_id]
 
     def _check_dimension(self, user_id: str, dimension: int, exclude_id: int | None) -> None:

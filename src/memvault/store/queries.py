@@ -291,6 +291,13 @@ register(
     "Every embedding of a user's memories that are not archived, for exact cosine top-k.",
 )
 register(
+    "memories.similar_capacity",
+    "SELECT count(*) FROM memories WHERE user_id = :user_id AND is_archived = 0",
+    {"user_id": USER_ID},
+    "At least as many rows as memories.similar_candidates returns, from the index alone: "
+    "the size of the matrix the candidates are copied into.",
+)
+register(
     "memories.embedding_sample",
     "SELECT embedding FROM memories WHERE user_id = :user_id AND id <> :exclude_id "
     "AND embedding IS NOT NULL",

@@ -66,6 +66,11 @@ class QueryRunner:
     def __init__(self, db: Database) -> None:
         self._db = db
 
+    @property
+    def remote(self) -> bool:
+        """True on a server (libSQL), where every statement is a round trip."""
+        return self._db.capabilities.remote
+
     def rows(self, name: str, /, **params: Any) -> list[driver.Row]:
         """Every row of a registered query."""
         with _named_failures(params):
@@ -75,6 +80,20 @@ class QueryRunner:
         """Every row of a registered query as a plain tuple (for many rows read by position)."""
         with _named_failures(params):
             return self._db.query_tuples(catalog.sql(name), params)
+
+    @contextmanager
+    def chunks(
+        self, name: str, size: int, /, **params: Any
+    ) -> Iterator[Iterator[list[tuple[Any, ...]]]]:
+        """The rows of a registered query as plain tuples, `size` at a time (each list is
+        freed before the next is fetched); the cursor is closed on leaving."""
+        with _named_failures(params):
+            cursor = self._db.execute(catalog.sql(name), params)
+        cursor.row_factory = None  # rows are made when fetched: this still applies
+        try:
+            yield iter(lambda: cursor.fetchmany(size), [])
+        finally:
+            cursor.close()
 
     @contextmanager
     def iterate(self, name: str, /, **params: Any) -> Iterator[Iterator[driver.Row]]:
