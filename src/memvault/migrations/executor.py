@@ -10,10 +10,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from memvault.db import Database, driver
-from memvault.db.guard import TransactionGuard
 from memvault.errors import (
     DriftError,
     LockError,
@@ -28,7 +27,6 @@ from memvault.migrations.foreignkeys import (
     foreign_key_violations,
     foreign_keys_for,
 )
-from memvault.migrations.lock import LockHolder, MigrationLock
 from memvault.migrations.migration import Migration, MigrationContext, refused
 from memvault.migrations.planner import (
     Drift,
@@ -42,6 +40,10 @@ from memvault.migrations.planner import (
     plan_up,
 )
 from memvault.migrations.recorder import LedgerRow, Recorder, foreign_ledger, is_engine_table
+
+if TYPE_CHECKING:
+    from memvault.db.guard import TransactionGuard
+    from memvault.migrations.lock import LockHolder, MigrationLock
 
 EventKind = Literal[
     "adopted",
@@ -294,6 +296,8 @@ class Migrator:
         if self.dry_run:
             yield
             return
+        from memvault.migrations.lock import MigrationLock  # writes only (it loads socket)
+
         lock = MigrationLock(
             self.db,
             timeout=self.lock_timeout,
