@@ -5,6 +5,7 @@ never read as Rich markup or emoji codes."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -15,7 +16,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from memvault.cli import cli
-from memvault.cli.app import COMMAND_HELP, LAZY_COMMANDS
+from memvault.cli.app import COMMAND_HELP, LAZY_COMMANDS, MemvaultGroup
 
 # Runs one command in this interpreter, then writes its exit code and every loaded module.
 PROBE = """
@@ -173,3 +174,24 @@ def test_bench_startup_names_a_failing_command(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["bench", "startup", "--runs", "1", "--also", str(broken)])
     assert result.exit_code == 1
     assert f"`memvault migrate status [{broken}]` exited 3: no such thing" in result.output
+
+
+def test_a_driver_error_is_one_line_and_a_bug_still_raises() -> None:
+    # The root group no longer imports the driver to catch its errors: check both paths.
+    group = MemvaultGroup(name="memvault")
+
+    @group.command()
+    def busy() -> None:
+        raise sqlite3.OperationalError("disk I/O error")
+
+    @group.command()
+    def bug() -> None:
+        raise ZeroDivisionError("a bug")
+
+    result = CliRunner().invoke(group, ["busy"])
+    assert (result.exit_code, result.output) == (
+        1,
+        "memvault: error: database error: disk I/O error\n",
+    )
+    with pytest.raises(ZeroDivisionError):
+        CliRunner().invoke(group, ["bug"], catch_exceptions=False)
