@@ -79,6 +79,8 @@ Listener = Callable[[Event], None]
 
 @dataclass(frozen=True)
 class StepResult:
+    """What one step did (skipped: another runner had done it first)."""
+
     migration: Migration
     direction: str
     duration_ms: int
@@ -87,6 +89,8 @@ class StepResult:
 
 @dataclass(frozen=True)
 class AppliedInfo:
+    """An applied ledger row, its migration file (None when missing) and any drift."""
+
     row: LedgerRow
     migration: Migration | None
     drift: Drift | None
@@ -107,6 +111,8 @@ class Status:
 
 @dataclass(frozen=True)
 class VerifyResult:
+    """One applied migration's verify: ok, or the problem it found."""
+
     version: int
     name: str
     ok: bool
@@ -116,6 +122,8 @@ class VerifyResult:
 
 @dataclass
 class VerifyReport:
+    """Every applied migration's verify, in order."""
+
     results: list[VerifyResult] = field(default_factory=list)
 
     @property
