@@ -7,7 +7,6 @@ and `connect` for the database underneath.
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from memvault.db import Database, connect
 from memvault.errors import (
     ConfigError,
     DatabaseError,
@@ -21,6 +20,7 @@ from memvault.errors import (
 )
 
 if TYPE_CHECKING:
+    from memvault.db import Database, connect
     from memvault.store import MemoryStore
     from memvault.store.models import (
         ApiProvider,
@@ -43,9 +43,11 @@ if TYPE_CHECKING:
         UserFields,
     )
 
-# The store pulls in pydantic and NumPy; load it on first use, so `memvault migrate …`
-# starts without paying for them.
+# The store pulls in pydantic and NumPy, the database layer sqlite3; load them on first use,
+# so `memvault migrate …` starts without the store and `memvault --help` without either.
 _LAZY = {
+    "Database": "memvault.db",
+    "connect": "memvault.db",
     "MemoryStore": "memvault.store",
     **{
         name: "memvault.store.models"
@@ -59,25 +61,18 @@ _LAZY = {
 }  # fmt: skip
 
 
+# The one place the version is written: the build reads it from here (pyproject.toml's
+# [tool.hatch.version]), so `memvault --version` needs no importlib.metadata (~40 ms).
+__version__ = "0.1.0"
+
+
 def __getattr__(name: str) -> Any:
-    if name == "__version__":  # importlib.metadata costs ~40 ms: only when asked
-        globals()[name] = _version()
-        return globals()[name]
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'memvault' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
     globals()[name] = value
     return value
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("memvault")
-    except PackageNotFoundError:  # running from a source tree without installing
-        return "0.0.0"
 
 
 __all__ = [

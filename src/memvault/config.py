@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import os
-import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +24,17 @@ def default_applied_by() -> str:
         user = getpass.getuser()
     except (KeyError, OSError):
         user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-    return f"{user}@{socket.gethostname()}"
+    return f"{user}@{hostname()}"
+
+
+def hostname() -> str:
+    """This machine's name: on POSIX what socket.gethostname() returns (both read uname),
+    without loading socket for every command."""
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,20 @@ imports them on first use (see `memvault.cli.app.LAZY_COMMANDS`).
 
 from __future__ import annotations
 
+import gc
+
 from memvault.cli.app import cli
 
 
 def main() -> None:
     """Console-script entry point."""
-    cli()
+    try:
+        cli()
+    finally:
+        # The process ends here, every database closed: taking what is left out of the
+        # cycle collector's reach spares the interpreter's collections at exit (~20 ms of a
+        # ~0.2 s `migrate status`, docs/performance.md); the OS reclaims the memory anyway.
+        gc.freeze()
 
 
 __all__ = ["cli", "main"]

@@ -6,13 +6,13 @@ import importlib
 import math
 import os
 import sys
-import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 
+from memvault import __version__
 from memvault.config import (
     BUILTIN_MIGRATIONS,
     DEFAULT_DATABASE,
@@ -22,7 +22,6 @@ from memvault.config import (
     Settings,
     default_applied_by,
 )
-from memvault.db import driver
 from memvault.db.remote_url import ENV_AUTH_TOKEN, ENV_TURSO_TOKEN, ENV_TURSO_URL
 from memvault.errors import ConfigError, MemvaultError
 
@@ -90,6 +89,20 @@ LAZY_COMMANDS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Their one-line help for `memvault --help`, so listing them imports none of the modules
+# (tests/test_startup.py checks each against the command's own docstring).
+COMMAND_HELP: dict[str, str] = {
+    "bench": "Time the store against raw sqlite3; `bench migrations` and `bench review` time "
+    "the migrations and the schema review's findings.",
+    "db": "Back up, restore, check, maintain and measure the database.",
+    "mcp": "Serve the memory store over the Model Context Protocol (see docs/mcp.md).",
+    "memory": "Add, list, show and search a user's memories.",
+    "migrate": "Apply, roll back, verify and inspect schema migrations.",
+    "schema": "Review the database schema against the models, the migrations and the queries.",
+    "user": "Create and list the accounts that own memories.",
+}
+
+
 class MemvaultGroup(click.Group):
     """A click group whose commands load lazily and whose errors become one line on stderr
     and an exit code."""
@@ -101,6 +114,23 @@ class MemvaultGroup(click.Group):
         for module in LAZY_COMMANDS.get(cmd_name, ()):
             importlib.import_module(f"memvault.cli.{module}")  # registers it on `cli`
         return super().get_command(ctx, cmd_name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of `--help`: a command not loaded yet shows its COMMAND_HELP."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(map(len, names))
+        rows = []
+        for name in names:
+            if name not in self.commands and name in COMMAND_HELP:
+                cmd: click.Command | None = click.Command(name, help=COMMAND_HELP[name])
+            else:
+                cmd = self.get_command(ctx, name)
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd.get_short_help_str(limit)))
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def main(
         self,
@@ -127,13 +157,13 @@ class MemvaultGroup(click.Group):
             _error("aborted, nothing was changed")
             code = EXIT_FAILURE
         except MemvaultError as exc:
-            if debug:
-                traceback.print_exc()
+            _traceback(debug)
             _error(str(exc))
             code = EXIT_USAGE if isinstance(exc, ConfigError) else EXIT_FAILURE
-        except driver.Error as exc:
-            if debug:
-                traceback.print_exc()
+        except Exception as exc:
+            if not _is_driver_error(exc):
+                raise
+            _traceback(debug)
             _error(f"database error: {exc}")
             code = EXIT_FAILURE
         except KeyboardInterrupt:
@@ -142,6 +172,20 @@ class MemvaultGroup(click.Group):
         if standalone_mode:
             sys.exit(code)
         return code
+
+
+def _is_driver_error(exc: Exception) -> bool:
+    """A database driver's error (sqlite3's DB-API family, which every backend raises)."""
+    from memvault.db import driver  # loaded already by whatever reached a database
+
+    return isinstance(exc, driver.Error)
+
+
+def _traceback(debug: bool) -> None:
+    if debug:
+        import traceback  # only for --debug: a plain error is one line
+
+        traceback.print_exc()
 
 
 def _refuse_undecodable(argv: list[str]) -> None:
@@ -189,7 +233,7 @@ def _refuse_undecodable(argv: list[str]) -> None:
     help=f"Who is recorded as applying migrations (default user@host; env {ENV_APPLIED_BY}).",
 )
 @click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
-@click.version_option(package_name="memvault")
+@click.version_option(__version__, package_name="memvault")
 @click.pass_context
 def cli(
     ctx: click.Context,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from memvault.cli.app import cli
 from memvault.cli.output import console, emit_json, info
@@ -288,3 +290,54 @@ def ann(queries: int, vectors: int | None, as_json: bool) -> None:
         emit_json(report)
     else:
         print_report(report)
+
+
+@bench.command()
+@click.option("--runs", type=click.IntRange(1), default=30, show_default=True)
+@click.option(
+    "--also",
+    "others",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Another installation's memvault entry point to time in the same rounds "
+    "(e.g. an older version); repeatable.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the figures as JSON.")
+def startup(runs: int, others: tuple[Path, ...], as_json: bool) -> None:
+    """Start-up of the installed `memvault` (migrate status, --version, user list) beside
+    `python -c pass` and the floor (click, rich.table, sqlite3), interleaved, in subprocesses."""
+    from memvault.ops import bench_startup
+
+    report = bench_startup.run(runs=runs, others=others, progress=info)
+    if as_json:
+        emit_json(report)
+        return
+    table = Table(title="Start-up, ms (fresh subprocess each run)", title_justify="left")
+    columns = (
+        "command",
+        "wall p50",
+        "p95",
+        "min",
+        "CPU p50",
+        "p95",
+        "min",
+        "÷ floor p50 wall (CPU)",
+    )
+    for col in columns:
+        table.add_column(col, justify="left" if col == "command" else "right")
+    for c in report["cases"]:
+        wall, cpu = c["wall_ms"], c["cpu_ms"]
+        table.add_row(
+            Text(c["name"]), *(f"{t[k]:.1f}" for t in (wall, cpu) for k in ("p50", "p95", "min")),
+            f"{c['wall_over_floor_p50']:.2f}x ({c['cpu_over_floor_p50']:.2f}x)",
+        )  # fmt: skip
+    out = console()
+    out.print(table)
+    load = report["load_average"]
+    out.print(
+        Text(
+            f"{report['runs']} interleaved rounds on {report['cpus']} CPUs, Python "
+            f"{report['python']}; floor = {report['floor']}; entry point {report['entry_point']}; "
+            f"load average {load['before'][0]:.2f} before, {load['after'][0]:.2f} after."
+        )
+    )

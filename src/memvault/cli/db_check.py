@@ -6,6 +6,7 @@ from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from memvault.cli.app import EXIT_FAILURE, AppContext
 from memvault.cli.db import db
@@ -102,7 +103,7 @@ def _print(report: CheckReport) -> None:
     table.add_row("ledger", _mark(report.ledger.ok), _ledger_detail(report))
     table.add_row(
         "orphan rows",
-        _mark(not report.orphans) if not report.orphans else "[red]found (kept)[/red]",
+        _mark(not report.orphans) if not report.orphans else Text("found (kept)", style="red"),
         "\n".join(
             f"{o.table}: {o.null_user_id} with NULL user_id, {o.missing_user} naming no user; "
             f"e.g. rowid {', '.join(map(str, o.example_rowids))}"
@@ -135,5 +136,5 @@ def _ledger_detail(report: CheckReport) -> str:
     return "\n".join(lines)
 
 
-def _mark(ok: bool) -> str:
-    return "[green]ok[/green]" if ok else "[red]FAIL[/red]"
+def _mark(ok: bool) -> Text:
+    return Text("ok", style="green") if ok else Text("FAIL", style="red")

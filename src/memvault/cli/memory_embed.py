@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeRemainingColumn,
-)
 
 from memvault.cli.app import AppContext, lock_timeout_option
 from memvault.cli.mcp import embeddings_option
 from memvault.cli.memory import memory
 from memvault.store import MemoryStore
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 
 @memory.command("embed")
@@ -42,6 +39,15 @@ def embed(
     app: AppContext, mode: str, user: str | None, migrate: bool, provider: str, lock_timeout: float
 ) -> None:
     """Embed a user's (or every user's) memories, with a progress bar."""
+    # rich.progress here, not at import: `memory list` and the others load this module too.
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+    )
+
     from memvault.embed import EmbedSettings, make_embedder
     from memvault.embed.backfill import backfill
     from memvault.errors import ConfigError

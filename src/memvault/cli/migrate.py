@@ -9,6 +9,7 @@ from typing import Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from memvault.cli.app import (
     EXIT_FAILURE,
@@ -21,16 +22,7 @@ from memvault.cli.db_backup import backup_before_change, backup_option, backup_r
 from memvault.cli.output import MigrationReporter, console, emit_json, info
 from memvault.db import Database, connect, parse_url, snapshot
 from memvault.errors import ConfigError
-from memvault.migrations import (
-    Migrator,
-    Recorder,
-    Status,
-    StepResult,
-    create_migration,
-    force_unlock,
-    load_migrations,
-)
-from memvault.ops.embeddings import conversion_advice
+from memvault.migrations import Migrator, Recorder, Status, StepResult, load_migrations
 
 pass_app = click.make_pass_decorator(AppContext)
 
@@ -133,7 +125,7 @@ def _run_change(
             assert arg is not None
             results = m.to(arg, allow_drift=allow_drift, drop_data=drop_data)
         version = m.status().current_version
-        advice = None if dry_run else conversion_advice(m.db)
+        advice = None if dry_run else _conversion_advice(m.db)
     if advice:
         info(f"advice: {advice}")
         reporter.notes.append(advice)
@@ -308,34 +300,36 @@ def _print_status(app: AppContext, st: Status) -> None:
         f"Current version: {st.current_version}  "
         f"({len(st.applied)} applied, {len(st.pending)} pending)"
     )
+    out.print(_status_table(st))
+    for d in st.drift:
+        out.print(Text.assemble(("Drift:", "red"), f" {d.describe()}"))
+
+
+def _status_table(st: Status) -> Table:
+    """One row per migration, as Text cells (Rich renders them without parsing a string)."""
     table = Table(show_lines=False)
     for col in ("Version", "Name", "Status", "Applied at", "By", "ms", "Checksum"):
         table.add_column(col)
+    applied = "applied" if st.adoption is None else "adoptable"
     for i in st.applied:
         r = i.row
-        table.add_row(
-            f"{r.version:03d}",
-            r.name,
-            "applied" if st.adoption is None else "adoptable",
-            r.applied_at or "-",
-            r.applied_by or "-",
-            "-" if r.duration_ms is None else str(r.duration_ms),
-            "ok" if i.drift is None else f"[red]{i.drift.kind}[/red]",
-        )
+        checksum = Text("ok") if i.drift is None else Text(i.drift.kind, style="red")
+        ms = "-" if r.duration_ms is None else str(r.duration_ms)
+        cells = (f"{r.version:03d}", r.name, applied, r.applied_at or "-", r.applied_by or "-", ms)
+        table.add_row(*map(Text, cells), checksum)
     failed = {r.version for r in st.failed}
     for p in st.pending:
-        table.add_row(
-            f"{p.version:03d}",
-            p.name,
-            "failed (pending)" if p.version in failed else "pending",
-            "-",
-            "-",
-            "-",
-            "-",
-        )
-    out.print(table)
-    for d in st.drift:
-        out.print(f"[red]Drift:[/red] {d.describe()}")
+        state = "failed (pending)" if p.version in failed else "pending"
+        table.add_row(*map(Text, (f"{p.version:03d}", p.name, state, "-", "-", "-", "-")))
+    return table
+
+
+def _conversion_advice(db: Database) -> str | None:
+    """What to do about embeddings left as JSON after 003, if any (after a change and for
+    verify; status does not ask, so it starts without the embeddings module)."""
+    from memvault.ops.embeddings import conversion_advice
+
+    return conversion_advice(db)
 
 
 @migrate.command()
@@ -345,7 +339,7 @@ def verify(app: AppContext, as_json: bool) -> None:
     """Check that every applied migration is unchanged and its verify passes."""
     with open_migrator(app, read_only=True) as m:
         report = m.verify()
-        advice = conversion_advice(m.db)
+        advice = _conversion_advice(m.db)
     if advice and not as_json:
         click.echo(f"advice: {advice}", err=True)
     if as_json:
@@ -395,6 +389,8 @@ def create(app: AppContext, name: str, sql: bool) -> None:
             f"{folder} holds memvault's own migrations inside the installed package: "
             "pass --migrations DIR (or MEMVAULT_MIGRATIONS) for your application's folder"
         )
+    from memvault.migrations import create_migration  # the generator: only this command
+
     path = create_migration(folder, name, sql=sql)
     click.echo(str(path))
 
@@ -422,6 +418,8 @@ def repair(app: AppContext, lock_timeout: float) -> None:
 @pass_app
 def unlock(app: AppContext, force: bool) -> None:
     """Break the migration lock left by a runner that is gone."""
+    from memvault.migrations import force_unlock  # the lock module: only commands that write
+
     with connect(parse_url(app.settings.database), create=False) as db:
         holder = force_unlock(db, force=force)
     if holder is None:

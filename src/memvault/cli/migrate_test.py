@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 from rich.table import Table
+from rich.text import Text
 
 from memvault.cli.app import EXIT_FAILURE, AppContext
 from memvault.cli.migrate import migrate, pass_app
@@ -98,10 +99,10 @@ def _print(report: StairwayReport) -> None:
         table.add_row(m.label, "skipped", "already applied in the copy")
     for step in report.steps:
         if step.ok:
-            table.add_row(step.migration.label, "[green]ok[/green]", "up, verify, down, up")
+            table.add_row(step.migration.label, Text("ok", style="green"), "up, verify, down, up")
         else:
             detail = "\n".join(d.describe() for d in step.differences) or (step.problem or "")
-            table.add_row(step.migration.label, f"[red]FAIL ({step.phase})[/red]", detail)
+            table.add_row(step.migration.label, Text(f"FAIL ({step.phase})", style="red"), detail)
     for m in report.not_reached:
         table.add_row(m.label, "not reached", "an earlier migration failed")
     out.print(table)

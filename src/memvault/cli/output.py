@@ -15,10 +15,15 @@ if TYPE_CHECKING:
 
 
 def console() -> Console:
-    """A Rich console on the current stdout (so Click's test runner captures it)."""
+    """A Rich console on the current stdout (so Click's test runner captures it).
+
+    Strings print as they are: no markup, no emoji codes, so data holding "[b]" or ":x:"
+    shows as typed (and Rich's emoji table never loads); style with rich.text.Text.
+    """
     probe = Console()
     # Piped or captured output gets room for full names, timestamps and checksums.
-    return Console(highlight=False, soft_wrap=False, width=None if probe.is_terminal else 160)
+    width = None if probe.is_terminal else 160
+    return Console(highlight=False, soft_wrap=False, markup=False, emoji=False, width=width)
 
 
 def emit_json(data: Any) -> None:

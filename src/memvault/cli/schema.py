@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.text import Text
 
 from memvault.cli.app import EXIT_FAILURE, EXIT_OK, AppContext, cli
 from memvault.cli.output import console, emit_json
@@ -76,7 +77,7 @@ def _print_summary(result: Review) -> None:
     out = console()
     scans = [q.name for q in result.queries if q.full_scan]
     sorts = [q.name for q in result.queries if q.temp_btree]
-    out.print(f"[bold]Schema review of {result.database}[/bold]")
+    out.print(Text(f"Schema review of {result.database}", style="bold"))
     out.print(f"  catalog queries explained: {len(result.queries)}")
     out.print(f"  full scans: {', '.join(scans) or 'none'}")
     out.print(f"  temporary B-tree sorts: {', '.join(sorts) or 'none'}")
@@ -105,7 +106,7 @@ def _print_summary(result: Review) -> None:
     out.print(f"  FTS integrity: {fts or 'n/a'}")
     out.print(f"  migration verify: {'; '.join(result.verify_failures) or 'ok'}", markup=False)
     if result.recommendations:
-        out.print("[bold]Recommendations[/bold]")
+        out.print(Text("Recommendations", style="bold"))
         for i, text in enumerate(result.recommendations, 1):
             out.print(f"  {i}. {text}", markup=False)
     out.print("(--format md or --json for the whole review)")

@@ -10,21 +10,20 @@ from __future__ import annotations
 import contextlib
 import itertools
 import os
-import random
-import shutil
 import sqlite3
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from memvault.db.dialects import LIBSQL, SQLITE, Capabilities, Dialect
 from memvault.db.driver import Connection, Cursor, Row
-from memvault.db.guard import TransactionGuard
 from memvault.db.url import DatabaseURL, parse_url
 from memvault.errors import BusyError, DatabaseError, StatementRefusedError
+
+if TYPE_CHECKING:
+    from memvault.db.guard import TransactionGuard
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -152,6 +151,8 @@ class Database:
     def guarded(self) -> Iterator[TransactionGuard]:
         """Deny, while the block runs, every statement that would end, nest or escape the
         current transaction (SQLite's authorizer decides; see memvault.db.guard)."""
+        from memvault.db.guard import TransactionGuard  # writes and verify only, not reads
+
         outer = self._guard
         guard = TransactionGuard()
         self._guard = guard
@@ -256,6 +257,8 @@ class Database:
                         f"{now - started:.1f} s for another connection's write lock "
                         f"(busy timeout {budget_ms} ms)"
                     ) from exc
+                import random  # only once a write has met a busy file
+
                 time.sleep(min(pause * random.uniform(0.5, 1.5), deadline - now))
                 pause = min(pause * 2, 0.1)
 
@@ -496,6 +499,9 @@ def _copy_to_memory(path: Path, through_sqlite: bool) -> sqlite3.Connection:
 
 
 def _copy_to_temp_file(path: Path, through_sqlite: bool) -> Path:
+    import shutil  # these two only for a dry run of a large file
+    import tempfile
+
     fd, name = tempfile.mkstemp(prefix="memvault-snapshot-", suffix=".db")
     os.close(fd)
     scratch = Path(name)
@@ -560,6 +566,8 @@ def _connect_remote(url: DatabaseURL, *, busy_timeout_ms: int) -> Database:
 def _snapshot_remote(url: DatabaseURL) -> Database:
     """A private local copy of a remote database (read in one transaction), for dry runs:
     nothing that writes is sent to the server. The copy is deleted when closed."""
+    import tempfile
+
     from memvault.db.copy import copy_to_file
 
     fd, name = tempfile.mkstemp(prefix="memvault-snapshot-", suffix=".db")

@@ -10,10 +10,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from memvault.db import Database, driver
-from memvault.db.guard import TransactionGuard
 from memvault.errors import (
     DriftError,
     LockError,
@@ -28,7 +27,6 @@ from memvault.migrations.foreignkeys import (
     foreign_key_violations,
     foreign_keys_for,
 )
-from memvault.migrations.lock import LockHolder, MigrationLock
 from memvault.migrations.migration import Migration, MigrationContext, refused
 from memvault.migrations.planner import (
     Drift,
@@ -43,6 +41,10 @@ from memvault.migrations.planner import (
 )
 from memvault.migrations.recorder import LedgerRow, Recorder, foreign_ledger, is_engine_table
 from memvault.migrations.relaxed import secure_delete_for
+
+if TYPE_CHECKING:
+    from memvault.db.guard import TransactionGuard
+    from memvault.migrations.lock import LockHolder, MigrationLock
 
 EventKind = Literal[
     "adopted",
@@ -78,6 +80,8 @@ Listener = Callable[[Event], None]
 
 @dataclass(frozen=True)
 class StepResult:
+    """What one step did (skipped: another runner had done it first)."""
+
     migration: Migration
     direction: str
     duration_ms: int
@@ -86,6 +90,8 @@ class StepResult:
 
 @dataclass(frozen=True)
 class AppliedInfo:
+    """An applied ledger row, its migration file (None when missing) and any drift."""
+
     row: LedgerRow
     migration: Migration | None
     drift: Drift | None
@@ -106,6 +112,8 @@ class Status:
 
 @dataclass(frozen=True)
 class VerifyResult:
+    """One applied migration's verify: ok, or the problem it found."""
+
     version: int
     name: str
     ok: bool
@@ -115,6 +123,8 @@ class VerifyResult:
 
 @dataclass
 class VerifyReport:
+    """Every applied migration's verify, in order."""
+
     results: list[VerifyResult] = field(default_factory=list)
 
     @property
@@ -295,6 +305,8 @@ class Migrator:
         if self.dry_run:
             yield
             return
+        from memvault.migrations.lock import MigrationLock  # writes only (it loads socket)
+
         lock = MigrationLock(
             self.db,
             timeout=self.lock_timeout,

@@ -12,7 +12,6 @@ from typing import Any
 from memvault.errors import ConfigError, MigrationLoadError
 from memvault.migrations.checksum import checksum
 from memvault.migrations.migration import Migration, MigrationContext, MigrationFunc
-from memvault.migrations.sqlfile import split_sections, split_statements
 
 FILENAME = re.compile(r"^(?P<version>\d+)_(?P<name>[A-Za-z0-9_]+)\.(?P<ext>py|sql)$")
 
@@ -144,6 +143,8 @@ def _first_line(doc: str | None) -> str | None:
 
 
 def _load_sql(path: Path, version: int, name: str, content: bytes, digest: str) -> Migration:
+    from memvault.migrations.sqlfile import split_sections, split_statements  # .sql files only
+
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -6,11 +6,13 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from memvault.db import Database, Dialect, driver
 from memvault.errors import MigrationError, StatementRefusedError
-from memvault.migrations.rebuild import RebuildResult, rebuild_table
+
+if TYPE_CHECKING:
+    from memvault.migrations.rebuild import RebuildResult
 
 Direction = Literal["up", "down"]
 StatementListener = Callable[[str, Sequence[Any]], None]
@@ -113,6 +115,8 @@ class MigrationContext:
         columns are copied from the old column of the same name. See
         memvault.migrations.rebuild.rebuild_table.
         """
+        from memvault.migrations.rebuild import rebuild_table  # only migrations that rebuild
+
         return rebuild_table(self, table, create_sql, columns=columns)
 
     def progress(self, done: int, total: int) -> None:

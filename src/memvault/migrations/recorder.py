@@ -62,6 +62,8 @@ def is_engine_table(name: str) -> bool:
 
 @dataclass(frozen=True)
 class LedgerRow:
+    """One row of the ledger: a migration's current state in this database."""
+
     version: int
     name: str
     description: str | None
@@ -74,6 +76,8 @@ class LedgerRow:
 
 @dataclass(frozen=True)
 class HistoryRow:
+    """One entry of the append-only history: an apply, rollback, failure, adoption or repair."""
+
     id: int
     version: int
     name: str
