@@ -120,6 +120,9 @@ class _Model(BaseModel):
         populate_by_name=True,
         use_enum_values=False,
         extra="forbid",
+        # Each model's validator and serializer are built when first used, not at import:
+        # a command that reads users never pays for the memory or usage models.
+        defer_build=True,
     )
 
 
