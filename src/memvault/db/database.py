@@ -103,6 +103,28 @@ class Database:
             return [str(exc)]
         return [] if rows == ["ok"] else rows
 
+    def readable_check(self) -> list[str]:
+        """A bounded soundness check for commands that only read: the schema parses and the
+        first row of every table reads. Its cost grows with the number of tables, not with
+        their rows (quick_check reads the whole file); [] when nothing is wrong."""
+        try:
+            tables = self.conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND rootpage > 0"
+            ).fetchall()
+            for (name,) in tables:
+                self.conn.execute(
+                    f"SELECT 1 FROM {self.dialect.quote(name)} NOT INDEXED LIMIT 1"
+                ).fetchall()
+        except sqlite3.DatabaseError as exc:
+            return [str(exc)]
+        return []
+
+    def require_readable(self) -> None:
+        """Raise DatabaseError (naming the file) when the bounded probe finds damage."""
+        problems = self.readable_check()
+        if problems:
+            raise DatabaseError(damaged(self.url.display, problems[0]))
+
     def require_sound(self, doing: str) -> None:
         """Raise DatabaseError (naming the file) when quick_check finds damage: memvault
         changes nothing in a damaged file."""
