@@ -14,6 +14,7 @@ seed's LIKE scan for search), timed in interleaved rounds of the same run.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -293,10 +294,15 @@ class _Timer:
         for label, word in self.words.items():
             ops[f"search {label} word"] = _search_variants(store, raw, user, word)
         candidates = catalog.sql("memories.similar_candidates")
+        hit_rows = catalog.sql("memories.get_many")
 
-        def fetch_numpy(i: int) -> list[int]:
+        def fetch_numpy(i: int) -> list[Any]:
+            """The same work similar() returns: the candidates' top 10 by cosine, then those
+            10 rows (the store's own SQL both times), as tuples."""
             rows = raw.execute(candidates, {"user_id": user(i)}).fetchall()
-            return _numpy_top_k(rows, vector(i), self.shape.dim)
+            top = _numpy_top_k(rows, vector(i), self.shape.dim)
+            wanted = {"user_id": user(i), "ids": json.dumps(top)}
+            return raw.execute(hit_rows, wanted).fetchall()
 
         ops["similar (vector cache warm)"] = {
             "memvault": lambda i: store.memories.similar(user(i), vector(i), limit=LIMIT),
