@@ -48,8 +48,11 @@ def words(text: str | None) -> list[str]:
 
 def indexed_text(tenant: int, text: str | None) -> str:
     """A column's value as the index stores it: each word prefixed by the tenant's key."""
+    found = words(text)
+    if not found:
+        return ""
     prefix = f"{tenant}x"
-    return " ".join(prefix + word for word in words(text))
+    return prefix + (" " + prefix).join(found)  # one C-level join, no per-word Python
 
 
 def match_expression(tenant: int, text: str) -> str | None:
