@@ -54,22 +54,20 @@ def compare(v2: Path, work: Path, rounds: int) -> dict[str, Any]:
         "rows": rows,
         "rounds": rounds,
         "variants": summary,
-        "floor_over_003": {
-            "best": round(best["json.loads floor"] / best["003"], 2),
-            "median": round(median["json.loads floor"] / median["003"], 2),
-        },
-        "kept_over_003": {
-            "best": round(best["003, secure_delete kept"] / best["003"], 2),
-            "median": round(median["003, secure_delete kept"] / median["003"], 2),
-        },
-        "floor_over_kept": {
-            "best": round(best["json.loads floor"] / best["003, secure_delete kept"], 2),
-            "median": round(median["json.loads floor"] / median["003, secure_delete kept"], 2),
-        },
-        "same_io_floor_over_003": {
-            "best": round(best["json.loads floor, 003's IO"] / best["003"], 2),
-            "median": round(median["json.loads floor, 003's IO"] / median["003"], 2),
-        },
+        "floor_over_003": _over(best, median, "json.loads floor", "003"),
+        "kept_over_003": _over(best, median, "003, secure_delete kept", "003"),
+        "floor_over_kept": _over(best, median, "json.loads floor", "003, secure_delete kept"),
+        "same_io_floor_over_003": _over(best, median, "json.loads floor, 003's IO", "003"),
+    }
+
+
+def _over(
+    best: dict[str, float], median: dict[str, float], slow: str, fast: str
+) -> dict[str, float]:
+    """How many times `slow` took `fast`'s time, best of N and median."""
+    return {
+        "best": round(best[slow] / best[fast], 2),
+        "median": round(median[slow] / median[fast], 2),
     }
 
 
