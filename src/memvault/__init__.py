@@ -4,8 +4,7 @@ The public API: `MemoryStore.open(path)` and the records it returns, the errors 
 and `connect` for the database underneath.
 """
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from memvault.errors import (
     ConfigError,
@@ -18,6 +17,7 @@ from memvault.errors import (
     ValidationError,
     VerificationError,
 )
+from memvault.lazy import attach
 
 if TYPE_CHECKING:
     from memvault.db import Database, connect
@@ -59,20 +59,13 @@ _LAZY = {
         )
     },
 }  # fmt: skip
+if not TYPE_CHECKING:
+    __getattr__ = attach(__name__, _LAZY)
 
 
 # The one place the version is written: the build reads it from here (pyproject.toml's
 # [tool.hatch.version]), so `memvault --version` needs no importlib.metadata (~40 ms).
 __version__ = "0.1.0"
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'memvault' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
 
 
 __all__ = [

@@ -30,7 +30,6 @@ from memvault.store.columns import (
     load_memory_importance,
     row_values,
 )
-from memvault.store.embedding import Embedding
 from memvault.store.models import (
     Memory,
     MemoryFields,
@@ -94,9 +93,7 @@ def memory_from_row(row: driver.Row | tuple[Any, ...]) -> Memory:
             "entity_ids": []
             if entity_ids == "[]"
             else load_list(entity_ids, "entity_ids", problems),
-            "embedding": Embedding(embedding)
-            if type(embedding) is bytes and embedding and not len(embedding) % 4
-            else load_embedding(embedding, problems),
+            "embedding": load_embedding(embedding, problems),  # decoded when first used
             "metadata": None if metadata is None else load_json(metadata, "metadata", problems),
             "is_archived": _BOOLS[is_archived] if is_archived in _BOOLS else load_bool(is_archived),
             "created_at": created_at,
